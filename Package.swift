@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// rootmirror: a local DNS root-zone mirror (RFC 8806) in one binary.
+///
+/// One module per concern, the CLI only wires them:
+/// - `DNSWire`: names, types, records, message parsing and building (all wire format).
+/// - `ZoneFile`: RFC 1035 master-file parser, gzip input, zone checks and DNSSEC stripping.
+/// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back.
+/// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
+let package = Package(
+    name: "rootmirror",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "rootmirror", targets: ["RootMirrorCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
+        .systemLibrary(name: "CGPGME", pkgConfig: "gpgme", providers: [.apt(["libgpgme-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "DNSWire"),
+        .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
+        .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
+        .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
+        .executableTarget(
+            name: "RootMirrorCLI",
+            dependencies: [
+                "DNSWire", "ZoneFile", "CDBStore", "Answering",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire"]),
+        .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire"]),
+        .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire"]),
+        .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI"]),
+    ]
+)

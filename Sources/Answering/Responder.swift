@@ -1,0 +1,162 @@
+import DNSWire
+
+/// What kind of reply was sent, for counters and logs.
+public enum ReplyKind: String, Sendable, CaseIterable {
+    case answer, referral, nodata, nxdomain, refused, error
+}
+
+public enum Transport: Sendable { case udp, tcp }
+
+/// The outcome of answering one packet.
+public struct Reply: Sendable {
+    /// Bytes written to the output buffer; 0 means send nothing.
+    public var length: Int
+    public var kind: ReplyKind
+    public var rcode: RCode
+    public var truncated: Bool
+}
+
+/// Answers one query packet into a caller-provided buffer, allocating
+/// nothing. Shared by `serve` (every UDP and TCP query) and `query` (one
+/// query from the command line), so what `query` prints is what the server
+/// sends.
+public struct Responder: Sendable {
+    /// Largest UDP reply we send to an EDNS client, whatever it offers
+    /// (1232 avoids IP fragmentation on any path, DNS flag day 2020).
+    public var maximumUDPPayload: Int
+    /// Buffer size a caller must provide.
+    public static let maximumReplySize = 65535
+
+    public init(maximumUDPPayload: Int = 1232) {
+        self.maximumUDPPayload = max(512, min(maximumUDPPayload, 65535))
+    }
+
+    public func respond(to packet: UnsafeRawBufferPointer, zone: ZoneIndex, transport: Transport,
+                        into out: UnsafeMutableRawBufferPointer) -> Reply {
+        switch QueryParser.parse(packet) {
+        case .drop:
+            return Reply(length: 0, kind: .error, rcode: .formErr, truncated: false)
+        case .error(let rcode, let id, let flags, let questionEnd, let edns):
+            return errorReply(rcode, id: id, flags: flags, packet: packet, questionEnd: questionEnd, edns: edns, into: out)
+        case .query(let query):
+            return answer(query, packet: packet, zone: zone, transport: transport, into: out)
+        }
+    }
+
+    private func answer(_ q: IncomingQuery, packet: UnsafeRawBufferPointer, zone: ZoneIndex, transport: Transport,
+                        into out: UnsafeMutableRawBufferPointer) -> Reply {
+        guard q.qclass == .in else {
+            return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
+        }
+        if q.qtype == .axfr || q.qtype == .ixfr {
+            return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
+        }
+        guard let found = zone.lookup(packet, qnameEnd: q.qnameEnd, qtype: q.qtype) else {
+            return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
+        }
+
+        var limit: Int
+        switch transport {
+        case .tcp: limit = Self.maximumReplySize
+        case .udp: limit = q.edns.map { max(512, min(Int($0.udpPayloadSize), maximumUDPPayload)) } ?? 512
+        }
+        if q.edns != nil { limit -= Self.optSize }
+
+        let questionEnd = q.questionEnd
+        out.baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: questionEnd)
+        let placement = found.template.write(into: out, at: questionEnd, limit: limit, qnameLength: q.qnameLength)
+        var flags = MessageHeader.qrBit | (q.flags & (MessageHeader.rdBit | MessageHeader.cdBit)) | found.rcode.rawValue
+        if found.authoritative { flags |= MessageHeader.aaBit }
+        if placement.truncated { flags |= MessageHeader.tcBit }
+        var end = placement.end
+        if let edns = q.edns { end = writeOPT(into: out, at: end, dnssecOK: edns.dnssecOK, extendedRCode: 0) }
+        writeHeader(into: out, id: q.id, flags: flags, qd: 1, an: placement.counts.answer, ns: placement.counts.authority,
+                    ar: placement.counts.additional + (q.edns == nil ? 0 : 1))
+        return Reply(length: end, kind: found.kind, rcode: found.rcode, truncated: placement.truncated)
+    }
+
+    /// A reply with no records: the header (ID, opcode, RD echoed), the
+    /// question when it could be parsed, and OPT when the query had EDNS.
+    private func errorReply(_ rcode: RCode, id: UInt16, flags: UInt16, packet: UnsafeRawBufferPointer, questionEnd: Int?,
+                            edns: EDNSRequest?, into out: UnsafeMutableRawBufferPointer) -> Reply {
+        var end = MessageHeader.size
+        if let questionEnd {
+            out.baseAddress!.advanced(by: end).copyMemory(from: packet.baseAddress!.advanced(by: end), byteCount: questionEnd - end)
+            end = questionEnd
+        }
+        if let edns { end = writeOPT(into: out, at: end, dnssecOK: edns.dnssecOK, extendedRCode: UInt8(rcode.rawValue >> 4)) }
+        let replyFlags = MessageHeader.qrBit | (flags & (0x7800 | MessageHeader.rdBit | MessageHeader.cdBit)) | (rcode.rawValue & 0xF)
+        writeHeader(into: out, id: id, flags: replyFlags, qd: questionEnd == nil ? 0 : 1, an: 0, ns: 0, ar: edns == nil ? 0 : 1)
+        return Reply(length: end, kind: rcode == .refused ? .refused : .error, rcode: rcode, truncated: false)
+    }
+
+    static let optSize = 11
+
+    private func writeOPT(into out: UnsafeMutableRawBufferPointer, at offset: Int, dnssecOK: Bool, extendedRCode: UInt8) -> Int {
+        let payload = UInt16(maximumUDPPayload)
+        let bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            0, 0, 41, UInt8(payload >> 8), UInt8(payload & 0xFF), extendedRCode, 0, dnssecOK ? 0x80 : 0, 0, 0, 0)
+        withUnsafeBytes(of: bytes) { out.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: Self.optSize) }
+        return offset + Self.optSize
+    }
+
+    private func writeHeader(into out: UnsafeMutableRawBufferPointer, id: UInt16, flags: UInt16, qd: UInt16, an: UInt16, ns: UInt16, ar: UInt16) {
+        for (i, v) in [id, flags, qd, an, ns, ar].enumerated() {
+            out[i * 2] = UInt8(v >> 8)
+            out[i * 2 + 1] = UInt8(v & 0xFF)
+        }
+    }
+}
+
+extension ZoneIndex {
+    struct Found {
+        var template: ResponseTemplate
+        var rcode: RCode
+        var authoritative: Bool
+        var kind: ReplyKind
+    }
+
+    /// RFC 1034 §4.3.2 for a server with one zone: walk down from the apex
+    /// one label at a time; a delegation on the way means a referral (except
+    /// DS at the cut itself, which the parent answers); a missing name means
+    /// NXDOMAIN; reaching the name means its RRset or NODATA. Returns nil for
+    /// a name outside the zone.
+    func lookup(_ p: UnsafeRawBufferPointer, qnameEnd: Int, qtype: RRType) -> Found? {
+        // Label start offsets of the query name, the root label excluded.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 128) { starts in
+            var labels = 0
+            var i = MessageHeader.size
+            while p[i] != 0 {
+                starts[labels] = i
+                labels += 1
+                i += Int(p[i]) + 1
+            }
+            guard labels >= apexLabels else { return nil }
+            let apexStart = apexLabels == 0 ? qnameEnd - 1 : starts[labels - apexLabels]
+            guard table.find(p, start: apexStart, length: qnameEnd - apexStart) == apexNode else { return nil }
+            var node = apexNode
+            var depth = apexLabels
+            while depth < labels {
+                depth += 1
+                let start = starts[labels - depth]
+                guard let child = table.find(p, start: start, length: qnameEnd - start) else {
+                    return Found(template: negative, rcode: .nxDomain, authoritative: true, kind: .nxdomain)
+                }
+                node = child
+                if let referral = nodes[node].referral {
+                    if depth == labels && qtype == .ds { break }
+                    return Found(template: referral, rcode: .noError, authoritative: false, kind: .referral)
+                }
+            }
+            let n = nodes[node]
+            let type = qtype == .any ? n.anyType : qtype
+            if let type, let template = n.answers[type] {
+                return Found(template: template, rcode: .noError, authoritative: true, kind: .answer)
+            }
+            if qtype != .cname, let cname = n.answers[.cname] {
+                return Found(template: cname, rcode: .noError, authoritative: true, kind: .answer)
+            }
+            return Found(template: negative, rcode: .noError, authoritative: true, kind: .nodata)
+        }
+    }
+}

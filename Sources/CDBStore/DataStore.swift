@@ -1,0 +1,151 @@
+import CCDB
+import DNSWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// data.cdb: the compiled zone, in tinydns-data's encoding so that Debian's
+/// `tinydns` serves the same file unchanged (and `tinydns-get` inspects it).
+///
+/// One cdb entry per record:
+/// - key: the owner name in DNS wire format, lower case (`\x03com\x00`;
+///   the root is `\x00`); a key repeats for each record of that name.
+/// - value: type (2 bytes, big-endian) · `=` (no client location; tinydns
+///   writes `>` and a 2-byte location code for location-specific records) ·
+///   TTL (4 bytes) · TTD (8 bytes, a TAI64 label; all zero means no expiry) ·
+///   rdata, names in uncompressed wire format.
+///
+/// tinydns infers authority from this data alone: a name with an SOA is an
+/// apex it answers for; a name below it with NS and no SOA is a delegation.
+public enum DataStore {
+    /// Bytes before the rdata in a value: type, location marker, TTL, TTD.
+    static let valueHeaderSize = 2 + 1 + 4 + 8
+
+    /// Writes `records` to `path` so that readers see the old file or the
+    /// new one, never a mix: a temporary file beside the target (same file
+    /// system, so rename is atomic), fsync, mode 0644, rename, fsync of the
+    /// directory. On any failure the temporary file is removed and `path`
+    /// is untouched.
+    public static func write(_ records: [ResourceRecord], to path: String) throws(StoreError) {
+        let temporary = "\(path).tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
+        var done = false
+        defer {
+            if !done {
+                close(fd)
+                unlink(temporary)
+            }
+        }
+        var maker = cdb_make()
+        guard cdb_make_start(&maker, fd) == 0 else { throw StoreError(path: temporary, message: "cdb_make_start: \(errnoText())") }
+        var value: [UInt8] = []
+        value.reserveCapacity(1024)
+        for record in records {
+            let key = record.owner.lowercased().wire
+            value.removeAll(keepingCapacity: true)
+            value.append(UInt8(record.type.rawValue >> 8))
+            value.append(UInt8(record.type.rawValue & 0xFF))
+            value.append(UInt8(ascii: "="))
+            for shift in stride(from: 24, through: 0, by: -8) { value.append(UInt8((record.ttl >> UInt32(shift)) & 0xFF)) }
+            value.append(contentsOf: repeatElement(0, count: 8))
+            value.append(contentsOf: record.rdata)
+            let rc = key.withUnsafeBytes { k in
+                value.withUnsafeBytes { v in
+                    cdb_make_add(&maker, k.baseAddress, UInt32(k.count), v.baseAddress, UInt32(v.count))
+                }
+            }
+            guard rc == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
+        }
+        guard cdb_make_finish(&maker) == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
+        guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else { throw StoreError(path: temporary, message: "sync failed: \(errnoText())") }
+        guard close(fd) == 0 else {
+            done = true
+            unlink(temporary)
+            throw StoreError(path: temporary, message: "close failed: \(errnoText())")
+        }
+        done = true
+        guard rename(temporary, path) == 0 else {
+            let why = errnoText()
+            unlink(temporary)
+            throw StoreError(path: path, message: "cannot install: \(why)")
+        }
+        syncDirectory(of: path)
+    }
+
+    /// Reads every record back, checking each key and value, so that a
+    /// corrupt or foreign file is refused at load rather than served.
+    public static func load(path: String) throws(StoreError) -> [ResourceRecord] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError(path: path, message: "cannot open: \(errnoText())") }
+        defer { close(fd) }
+        var db = cdb()
+        guard cdb_init(&db, fd) == 0 else { throw StoreError(path: path, message: "not a cdb file") }
+        defer { cdb_free(&db) }
+        var records: [ResourceRecord] = []
+        var position: UInt32 = 2048
+        var lastKey: [UInt8] = []
+        var lastOwner = DNSName.root
+        while true {
+            let rc = cdb_seqnext(&position, &db)
+            if rc == 0 { break }
+            guard rc > 0 else { throw StoreError(path: path, message: "corrupt cdb file") }
+            let key = bytes(db, db.cdb_kpos, db.cdb_klen)
+            let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
+            if key != lastKey {
+                guard let name = try? DNSName(validatingWire: key) else {
+                    throw StoreError(path: path, message: "entry at byte \(db.cdb_kpos) has a key that is not a domain name")
+                }
+                lastKey = key
+                lastOwner = name
+            }
+            records.append(try record(owner: lastOwner, value: value, path: path, at: db.cdb_vpos))
+        }
+        return records
+    }
+
+    private static func record(owner: DNSName, value: [UInt8], path: String, at offset: UInt32) throws(StoreError) -> ResourceRecord {
+        guard value.count >= valueHeaderSize, value[2] == UInt8(ascii: "=") else {
+            throw StoreError(path: path, message: "record for \(owner) at byte \(offset) is malformed or location-specific")
+        }
+        guard value[7..<15].allSatisfy({ $0 == 0 }) else {
+            throw StoreError(path: path, message: "record for \(owner) at byte \(offset) is time-dependent (TTD set)")
+        }
+        let type = RRType(UInt16(value[0]) << 8 | UInt16(value[1]))
+        let ttl = value[3..<7].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let rdata = Array(value[valueHeaderSize...])
+        guard RDataNames.isWellFormed(type: type, rdata: rdata) else {
+            throw StoreError(path: path, message: "\(type) record for \(owner) at byte \(offset) has malformed rdata")
+        }
+        return ResourceRecord(owner: owner, type: type, ttl: ttl, rdata: rdata)
+    }
+
+    private static func bytes(_ db: cdb, _ position: UInt32, _ length: UInt32) -> [UInt8] {
+        Array(UnsafeBufferPointer(start: db.cdb_mem.advanced(by: Int(position)), count: Int(length)))
+    }
+
+    /// Makes the rename itself durable across a crash.
+    private static func syncDirectory(of path: String) {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}
+
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+func errnoText() -> String {
+    String(cString: strerror(errno))
+}

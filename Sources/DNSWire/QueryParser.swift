@@ -1,0 +1,135 @@
+/// The server's view of an incoming query, read straight from the receive
+/// buffer without allocating: the question is located, not copied, so the
+/// reply can echo it byte for byte (0x20 resolvers check the case).
+public struct IncomingQuery: Sendable {
+    public var id: UInt16
+    public var flags: UInt16
+    /// The question name sits at bytes 12..<qnameEnd of the packet.
+    public var qnameEnd: Int
+    public var qtype: RRType
+    public var qclass: RRClass
+    public var edns: EDNSRequest?
+
+    public var qnameLength: Int { qnameEnd - MessageHeader.size }
+    public var questionEnd: Int { qnameEnd + 4 }
+}
+
+/// What a query's OPT record asked for (RFC 6891 §6.1.3).
+public struct EDNSRequest: Sendable {
+    public var udpPayloadSize: UInt16
+    public var version: UInt8
+    public var dnssecOK: Bool
+}
+
+/// What to do with a packet that arrived on the query port.
+public enum QueryParseResult: Sendable {
+    case query(IncomingQuery)
+    /// An error reply: the header's ID and flags are echoed, the question
+    /// too when `question` says where it ends; EDNS when the query had it.
+    case error(RCode, id: UInt16, flags: UInt16, questionEnd: Int?, edns: EDNSRequest?)
+    /// Shorter than a header, or a response: never answered (RFC 1035 §4.1.1
+    /// says nothing to answer; answering responses invites reflection loops).
+    case drop
+}
+
+public enum QueryParser {
+    public static func parse(_ p: UnsafeRawBufferPointer) -> QueryParseResult {
+        guard p.count >= MessageHeader.size else { return .drop }
+        let id = UInt16(p[0]) << 8 | UInt16(p[1])
+        let flags = UInt16(p[2]) << 8 | UInt16(p[3])
+        guard flags & MessageHeader.qrBit == 0 else { return .drop }
+        let qdcount = u16(p, 4), ancount = u16(p, 6), nscount = u16(p, 8), arcount = u16(p, 10)
+
+        guard qdcount == 1 else { return .error(.formErr, id: id, flags: flags, questionEnd: nil, edns: nil) }
+        guard let qnameEnd = uncompressedNameEnd(p, at: MessageHeader.size), qnameEnd + 4 <= p.count else {
+            return .error(.formErr, id: id, flags: flags, questionEnd: nil, edns: nil)
+        }
+        let questionEnd = qnameEnd + 4
+        let opcode = (flags >> 11) & 0xF
+        guard opcode == 0 else { return .error(.notImp, id: id, flags: flags, questionEnd: questionEnd, edns: nil) }
+
+        // Walk the remaining records only to find and check the OPT record.
+        var offset = questionEnd
+        var edns: EDNSRequest?
+        let total = Int(ancount) + Int(nscount) + Int(arcount)
+        for index in 0..<total {
+            guard let nameEnd = skipName(p, at: offset), nameEnd + 10 <= p.count else {
+                return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
+            }
+            let type = u16(p, nameEnd)
+            let rdlength = Int(u16(p, nameEnd + 8))
+            let end = nameEnd + 10 + rdlength
+            guard end <= p.count else { return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
+            if type == RRType.opt.rawValue {
+                // OPT belongs in the additional section, once, owned by the root.
+                guard index >= Int(ancount) + Int(nscount), edns == nil, nameEnd == offset + 1, p[offset] == 0,
+                      optionsWellFormed(p, from: nameEnd + 10, to: end) else {
+                    return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
+                }
+                edns = EDNSRequest(
+                    udpPayloadSize: u16(p, nameEnd + 2),
+                    version: p[nameEnd + 5],
+                    dnssecOK: p[nameEnd + 6] & 0x80 != 0)
+            }
+            offset = end
+        }
+        guard offset == p.count else { return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
+        if let e = edns, e.version > 0 {
+            return .error(.badVers, id: id, flags: flags, questionEnd: questionEnd, edns: e)
+        }
+        return .query(IncomingQuery(
+            id: id, flags: flags, qnameEnd: qnameEnd,
+            qtype: RRType(u16(p, qnameEnd)), qclass: RRClass(u16(p, qnameEnd + 2)), edns: edns))
+    }
+
+    @inline(__always)
+    static func u16(_ p: UnsafeRawBufferPointer, _ at: Int) -> UInt16 {
+        UInt16(p[at]) << 8 | UInt16(p[at + 1])
+    }
+
+    /// The end of an uncompressed name, validated (labels ≤ 63, name ≤ 255).
+    /// A question name is the first name in the message, so a compression
+    /// pointer there cannot point anywhere valid.
+    static func uncompressedNameEnd(_ p: UnsafeRawBufferPointer, at start: Int) -> Int? {
+        var i = start
+        while true {
+            guard i < p.count else { return nil }
+            let len = Int(p[i])
+            if len == 0 { break }
+            guard len <= DNSName.maxLabelLength else { return nil }
+            i += len + 1
+        }
+        guard i + 1 - start <= DNSName.maxWireLength else { return nil }
+        return i + 1
+    }
+
+    /// The in-place end of a possibly compressed name, checking that each
+    /// pointer goes backwards; the target itself need not be followed to skip.
+    static func skipName(_ p: UnsafeRawBufferPointer, at start: Int) -> Int? {
+        var i = start
+        var length = 0
+        while true {
+            guard i < p.count else { return nil }
+            let len = Int(p[i])
+            if len & 0xC0 == 0xC0 {
+                guard i + 1 < p.count, ((len & 0x3F) << 8 | Int(p[i + 1])) < start else { return nil }
+                return i + 2
+            }
+            guard len <= DNSName.maxLabelLength else { return nil }
+            length += len + 1
+            guard length <= DNSName.maxWireLength else { return nil }
+            i += len + 1
+            if len == 0 { return i }
+        }
+    }
+
+    /// Options are code, length, data; they must tile the rdata exactly.
+    static func optionsWellFormed(_ p: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool {
+        var i = start
+        while i < end {
+            guard i + 4 <= end else { return false }
+            i += 4 + Int(u16(p, i + 2))
+        }
+        return i == end
+    }
+}

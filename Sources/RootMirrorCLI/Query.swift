@@ -1,0 +1,55 @@
+import Answering
+import ArgumentParser
+import CDBStore
+import DNSWire
+
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer one query from data.cdb, without the network, printed like dig.",
+        discussion: "The answer comes from the same code that `serve` uses, so this is exactly what a resolver would receive."
+    )
+
+    @Argument(help: "The query name.")
+    var name: String
+
+    @Argument(help: "The query type (A, NS, DS, SOA, TYPE65, ...).")
+    var type = "A"
+
+    @Option(name: .shortAndLong, help: "The data.cdb to answer from.")
+    var data = "data.cdb"
+
+    @Option(help: "Send EDNS with this UDP payload size (as dig +bufsize).")
+    var edns: UInt16?
+
+    @Flag(help: "Set the DO bit (implies EDNS).")
+    var dnssec = false
+
+    @Flag(help: "Answer as over TCP (no 512-byte or EDNS size limit).")
+    var tcp = false
+
+    @Option(help: "The query class (IN, CH).")
+    var qclass = "IN"
+
+    func run() throws {
+        do {
+            let qname = try DNSName(text: name)
+            guard let qtype = RRType(mnemonic: type) else { throw ValidationError("unknown type '\(type)'") }
+            guard let rclass = RRClass(mnemonic: qclass) else { throw ValidationError("unknown class '\(qclass)'") }
+            let zone = try ZoneIndex(records: DataStore.load(path: data))
+            let ednsRequest = (edns != nil || dnssec) ? EDNS(udpPayloadSize: edns ?? 1232, dnssecOK: dnssec) : nil
+            let packet = Message.query(id: 1, question: Question(name: qname, type: qtype, rclass: rclass), edns: ednsRequest).encoded()
+            var out = [UInt8](repeating: 0, count: Responder.maximumReplySize)
+            let reply = packet.withUnsafeBytes { p in
+                out.withUnsafeMutableBytes { o in
+                    Responder().respond(to: p, zone: zone, transport: tcp ? .tcp : .udp, into: o)
+                }
+            }
+            let message = try Message(parsing: Array(out[0..<reply.length]))
+            print(message.digText(size: reply.length))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw fail(error)
+        }
+    }
+}

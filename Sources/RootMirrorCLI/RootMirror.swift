@@ -1,0 +1,38 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `rootmirror` command: a thin layer that parses arguments and wires
+/// the library modules together; no DNS logic lives here.
+@main
+struct RootMirror: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rootmirror",
+        abstract: "A local mirror of the DNS root zone (RFC 8806) for dnscache and other resolvers.",
+        discussion: """
+            rootmirror compiles the signed root zone published by internic into data.cdb \
+            (the file format of djbdns's tinydns) and answers root queries from it, so that a \
+            resolver on this host never waits on, or leaks queries to, a root server.
+
+            Typical use: `rootmirror compile root.zone.gz -o data.cdb`, then \
+            `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
+            """,
+        subcommands: [Compile.self, Query.self]
+    )
+}
+
+/// Prints one line on stderr and exits non-zero: the contract every command
+/// keeps for bad input, so that cron mails exactly what went wrong.
+func fail(_ error: any Error, exitCode: Int32 = 1) -> ExitCode {
+    var stderr = StandardError()
+    print("rootmirror: \(error)", to: &stderr)
+    return ExitCode(exitCode)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var s = string
+        s.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
+    }
+}

@@ -1,0 +1,355 @@
+import DNSWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a master file yields: the records kept, each with the line it
+/// started on (for error messages from later checks), and how many DNSSEC
+/// records were stripped.
+public struct ParsedZone: Sendable {
+    public var records: [ResourceRecord] = []
+    public var lines: [Int] = []
+    public var strippedCount = 0
+}
+
+/// An RFC 1035 §5 master-file parser.
+///
+/// Supported: `$ORIGIN`, `$TTL` (RFC 2308), parentheses across lines,
+/// comments, quoted strings, `\X` and `\DDD` escapes, relative and absolute
+/// names, omitted owner, TTL and class (either order), case-insensitive
+/// keywords, BIND-style TTL units (`1h30m`), `TYPEnnn` and RFC 3597 `\# len
+/// hex` rdata for any type. `$INCLUDE` is refused: the input is downloaded,
+/// and a downloaded file must never make us read local files.
+///
+/// It reads both layouts found in practice: internic's tab-separated file
+/// and dig-style AXFR output (rdata in chunks, compressed IPv6).
+public struct ZoneParser {
+    public struct Options: Sendable {
+        public var origin: DNSName = .root
+        /// Keep DNSSEC records (RRSIG, DNSKEY, DS, NSEC, ...). Stripped
+        /// records are tokenised but their rdata is not decoded.
+        public var keepDNSSEC = false
+        public init(origin: DNSName = .root, keepDNSSEC: Bool = false) {
+            self.origin = origin
+            self.keepDNSSEC = keepDNSSEC
+        }
+    }
+
+    public static func parse(_ text: [UInt8], file: String, options: Options = Options()) throws(ZoneError) -> ParsedZone {
+        try text.withUnsafeBufferPointer { (buffer) throws(ZoneError) -> ParsedZone in
+            var parser = Parser(buffer: buffer, file: file, options: options)
+            return try parser.run()
+        }
+    }
+}
+
+/// A token: a slice of the input, quoted or not, escapes still in place.
+struct Token {
+    var start: Int
+    var end: Int
+    var quoted: Bool
+}
+
+struct Parser {
+    let buf: UnsafeBufferPointer<UInt8>
+    let file: String
+    let options: Options
+    typealias Options = ZoneParser.Options
+
+    var pos = 0
+    var line = 1
+    var entryLine = 1
+    var tokens: [Token] = []
+    var origin: DNSName
+    var defaultTTL: UInt32?
+    var lastTTL: UInt32?
+    var lastOwner: DNSName?
+    var lastOwnerToken: (start: Int, end: Int)?
+    var zoneClass: RRClass?
+    var result = ParsedZone()
+
+    init(buffer: UnsafeBufferPointer<UInt8>, file: String, options: Options) {
+        self.buf = buffer
+        self.file = file
+        self.options = options
+        self.origin = options.origin
+        tokens.reserveCapacity(64)
+    }
+
+    mutating func run() throws(ZoneError) -> ParsedZone {
+        result.records.reserveCapacity(buf.count / 60)
+        while let ownerPresent = try nextEntry() {
+            try entry(ownerPresent: ownerPresent)
+        }
+        return result
+    }
+
+    // MARK: Lexer
+
+    /// Collects the tokens of the next logical entry (one line, or several
+    /// joined by parentheses). Returns whether the entry starts in column 0,
+    /// i.e. names its owner; nil at end of input.
+    mutating func nextEntry() throws(ZoneError) -> Bool? {
+        while pos < buf.count {
+            tokens.removeAll(keepingCapacity: true)
+            entryLine = line
+            let ownerPresent = buf[pos] != 0x20 && buf[pos] != 0x09
+            var depth = 0
+            var openLine = line
+            scan: while pos < buf.count {
+                let c = buf[pos]
+                switch c {
+                case 0x20, 0x09, 0x0d:
+                    pos += 1
+                case 0x0a:
+                    pos += 1
+                    line += 1
+                    if depth == 0 { break scan }
+                case UInt8(ascii: ";"):
+                    while pos < buf.count && buf[pos] != 0x0a { pos += 1 }
+                case UInt8(ascii: "("):
+                    if depth == 0 { openLine = line }
+                    depth += 1
+                    pos += 1
+                case UInt8(ascii: ")"):
+                    guard depth > 0 else { throw error("')' without '('", text: ")") }
+                    depth -= 1
+                    pos += 1
+                case UInt8(ascii: "\""):
+                    let start = pos + 1
+                    pos += 1
+                    while true {
+                        guard pos < buf.count else { throw error("unterminated quoted string", start: start - 1, end: buf.count) }
+                        let q = buf[pos]
+                        if q == UInt8(ascii: "\"") { break }
+                        if q == 0x0a { throw error("newline inside a quoted string", start: start - 1, end: pos) }
+                        if q == UInt8(ascii: "\\") { pos += 1 }
+                        pos += 1
+                    }
+                    tokens.append(Token(start: start, end: pos, quoted: true))
+                    pos += 1
+                default:
+                    guard c >= 0x20 && c != 0x7f else {
+                        throw error("unexpected byte 0x\(Codecs.hexEncode([c], uppercase: false)) (not a text zone file?)")
+                    }
+                    let start = pos
+                    while pos < buf.count {
+                        let t = buf[pos]
+                        if t == 0x20 || t == 0x09 || t == 0x0a || t == 0x0d || t == UInt8(ascii: ";")
+                            || t == UInt8(ascii: "(") || t == UInt8(ascii: ")") || t == UInt8(ascii: "\"") { break }
+                        guard t >= 0x20 && t != 0x7f else {
+                            throw error("unexpected byte 0x\(Codecs.hexEncode([t], uppercase: false)) (not a text zone file?)")
+                        }
+                        if t == UInt8(ascii: "\\") && pos + 1 < buf.count && buf[pos + 1] != 0x0a { pos += 1 }
+                        pos += 1
+                    }
+                    tokens.append(Token(start: start, end: pos, quoted: false))
+                }
+            }
+            if depth > 0 {
+                line = openLine
+                entryLine = openLine
+                throw error("'(' not closed before the end of the file")
+            }
+            if !tokens.isEmpty { return ownerPresent }
+        }
+        return nil
+    }
+
+    // MARK: Entries
+
+    mutating func entry(ownerPresent: Bool) throws(ZoneError) {
+        var i = 0
+        if ownerPresent {
+            let t = tokens[0]
+            if !t.quoted && buf[t.start] == UInt8(ascii: "$") {
+                try directive()
+                return
+            }
+            if let last = lastOwnerToken, sameBytes(last, (t.start, t.end)) {
+                // Consecutive records of one owner: skip reparsing the name.
+            } else {
+                lastOwner = try name(t)
+                lastOwnerToken = (t.start, t.end)
+            }
+            i = 1
+        }
+        guard let owner = lastOwner else { throw error("no owner name, and no previous record to take it from") }
+
+        var ttl: UInt32?
+        var rclass: RRClass?
+        while i < tokens.count && (ttl == nil || rclass == nil) {
+            let t = tokens[i]
+            if ttl == nil && isDigit(buf[t.start]) {
+                ttl = try ttlValue(t)
+            } else if rclass == nil, let c = classValue(t) {
+                rclass = c
+            } else {
+                break
+            }
+            i += 1
+        }
+        guard i < tokens.count else { throw error("record has no type") }
+        let typeToken = tokens[i]
+        guard let type = typeValue(typeToken) else { throw error("unknown record type", token: typeToken) }
+        i += 1
+
+        let recordClass = rclass ?? zoneClass ?? .in
+        if let zc = zoneClass {
+            guard recordClass == zc else { throw error("class \(recordClass) differs from the zone's class \(zc)") }
+        } else {
+            zoneClass = recordClass
+        }
+        if let ttl { lastTTL = ttl }
+        guard let recordTTL = ttl ?? defaultTTL ?? lastTTL else {
+            throw error("no TTL given and no $TTL or earlier TTL to default to")
+        }
+
+        if type.isDNSSEC && !options.keepDNSSEC {
+            result.strippedCount += 1
+            return
+        }
+        let bytes: [UInt8]
+        do {
+            // The reader holds a copy of the parser; it must be gone before
+            // `result` is mutated, or every append would copy the array.
+            var rdata = RDataReader(parser: self, index: i)
+            bytes = try rdata.read(type: type)
+        }
+        result.records.append(ResourceRecord(owner: owner, type: type, rclass: recordClass, ttl: recordTTL, rdata: bytes))
+        result.lines.append(entryLine)
+    }
+
+    mutating func directive() throws(ZoneError) {
+        let t = tokens[0]
+        let keyword = String(decoding: UnsafeBufferPointer(rebasing: buf[t.start..<t.end]), as: UTF8.self).uppercased()
+        switch keyword {
+        case "$ORIGIN":
+            guard tokens.count == 2 else { throw error("$ORIGIN takes exactly one name") }
+            origin = try name(tokens[1])
+            lastOwnerToken = nil
+        case "$TTL":
+            guard tokens.count == 2 else { throw error("$TTL takes exactly one TTL") }
+            defaultTTL = try ttlValue(tokens[1])
+        case "$INCLUDE":
+            throw error("$INCLUDE is not allowed: a downloaded zone must never read local files", token: t)
+        default:
+            throw error("unknown directive", token: t)
+        }
+    }
+
+    // MARK: Fields
+
+    func name(_ t: Token) throws(ZoneError) -> DNSName {
+        do {
+            return try DNSName(presentation: UnsafeBufferPointer(rebasing: buf[t.start..<t.end]), origin: origin)
+        } catch {
+            throw self.error("bad name (\(error))", token: t)
+        }
+    }
+
+    /// A TTL in seconds, plain or with BIND's units (`2d`, `1h30m`); at most
+    /// 2^31 - 1 (RFC 2181 §8).
+    func ttlValue(_ t: Token) throws(ZoneError) -> UInt32 {
+        var total: UInt64 = 0
+        var current: UInt64 = 0
+        var sawDigit = false
+        var sawUnit = false
+        for i in t.start..<t.end {
+            let c = buf[i]
+            if isDigit(c) {
+                current = current * 10 + UInt64(c - 48)
+                sawDigit = true
+                guard current <= UInt64(Int32.max) else { throw error("TTL out of range (at most 2147483647)", token: t) }
+                continue
+            }
+            let multiplier: UInt64
+            switch c | 0x20 {
+            case UInt8(ascii: "s"): multiplier = 1
+            case UInt8(ascii: "m"): multiplier = 60
+            case UInt8(ascii: "h"): multiplier = 3600
+            case UInt8(ascii: "d"): multiplier = 86400
+            case UInt8(ascii: "w"): multiplier = 604800
+            default: throw error("bad TTL", token: t)
+            }
+            guard sawDigit else { throw error("bad TTL", token: t) }
+            total += current * multiplier
+            current = 0
+            sawDigit = false
+            sawUnit = true
+        }
+        if sawDigit { total += current } else if !sawUnit { throw error("bad TTL", token: t) }
+        guard total <= UInt64(Int32.max) else { throw error("TTL out of range (at most 2147483647)", token: t) }
+        return UInt32(total)
+    }
+
+    func classValue(_ t: Token) -> RRClass? {
+        guard !t.quoted else { return nil }
+        let length = t.end - t.start
+        if length == 2 {
+            let a = buf[t.start] | 0x20, b = buf[t.start + 1] | 0x20
+            switch (a, b) {
+            case (UInt8(ascii: "i"), UInt8(ascii: "n")): return .in
+            case (UInt8(ascii: "c"), UInt8(ascii: "h")): return .ch
+            case (UInt8(ascii: "h"), UInt8(ascii: "s")): return .hs
+            case (UInt8(ascii: "c"), UInt8(ascii: "s")): return .cs
+            default: return nil
+            }
+        }
+        guard length > 5, buf[t.start] | 0x20 == UInt8(ascii: "c") else { return nil }
+        return RRClass(mnemonic: text(t))
+    }
+
+    func typeValue(_ t: Token) -> RRType? {
+        guard !t.quoted else { return nil }
+        let length = t.end - t.start
+        if length <= 8 {
+            var key: UInt64 = 0
+            for i in t.start..<t.end { key = key << 8 | UInt64(buf[i] & 0xDF) }
+            if let type = typeKeys[key] { return type }
+        }
+        guard let type = RRType(mnemonic: text(t)), type != .opt, type != .any, type != .axfr, type != .ixfr else { return nil }
+        return type
+    }
+
+    func text(_ t: Token) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: buf[t.start..<t.end]), as: UTF8.self)
+    }
+
+    func sameBytes(_ a: (Int, Int), _ b: (Int, Int)) -> Bool {
+        guard a.1 - a.0 == b.1 - b.0 else { return false }
+        return memcmp(buf.baseAddress! + a.0, buf.baseAddress! + b.0, a.1 - a.0) == 0
+    }
+
+    // MARK: Errors
+
+    func error(_ message: String, token: Token) -> ZoneError {
+        error(message, start: token.start, end: token.end)
+    }
+
+    func error(_ message: String, start: Int, end: Int) -> ZoneError {
+        ZoneError(file: file, line: entryLine, message: message,
+                  text: String(decoding: UnsafeBufferPointer(rebasing: buf[start..<min(end, start + 200)]), as: UTF8.self))
+    }
+
+    func error(_ message: String, text: String? = nil) -> ZoneError {
+        ZoneError(file: file, line: entryLine, message: message, text: text)
+    }
+}
+
+/// Type mnemonics of up to eight letters, upper-cased and packed into an
+/// integer, so that the type of each of the root zone's 25,000 records is
+/// found with one hash lookup and no String.
+private let typeKeys: [UInt64: RRType] = {
+    var keys: [UInt64: RRType] = [:]
+    for type in [RRType.a, .ns, .cname, .soa, .ptr, .hinfo, .mx, .txt, .aaaa, .ds, .rrsig, .nsec, .dnskey,
+                 .nsec3, .cds, .cdnskey, .zonemd] {
+        var key: UInt64 = 0
+        for c in type.description.utf8 { key = key << 8 | UInt64(c & 0xDF) }
+        keys[key] = type
+    }
+    return keys
+}()
+
+@inline(__always)
+func isDigit(_ c: UInt8) -> Bool { (c &- 48) < 10 }
