@@ -41,8 +41,15 @@ public enum DataStore {
         guard cdb_make_start(&maker, fd) == 0 else { throw StoreError(path: temporary, message: "cdb_make_start: \(errnoText())") }
         var value: [UInt8] = []
         value.reserveCapacity(1024)
+        var previous: (owner: DNSName, key: [UInt8])?
         for record in records {
-            let key = record.owner.lowercased().wire
+            let key: [UInt8]
+            if let p = previous, p.owner == record.owner {
+                key = p.key
+            } else {
+                key = record.owner.lowercased().wire
+                previous = (record.owner, key)
+            }
             value.removeAll(keepingCapacity: true)
             value.append(UInt8(record.type.rawValue >> 8))
             value.append(UInt8(record.type.rawValue & 0xFF))

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A domain name in uncompressed wire format: length-prefixed labels ending
 /// with the zero-length root label (`\x07example\x03com\x00`).
 ///
@@ -108,6 +114,20 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         self.wire = out
     }
 
+    /// One bulk hash of the bytes; the synthesized per-byte combine made
+    /// hashing names the largest cost of checking a zone.
+    public func hash(into hasher: inout Hasher) {
+        wire.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (lhs: DNSName, rhs: DNSName) -> Bool {
+        lhs.wire.withUnsafeBytes { l in
+            rhs.wire.withUnsafeBytes { r in
+                l.count == r.count && (l.baseAddress == r.baseAddress || memcmp(l.baseAddress!, r.baseAddress!, l.count) == 0)
+            }
+        }
+    }
+
     public var isRoot: Bool { wire.count == 1 }
 
     /// Number of labels, not counting the root label.
@@ -123,7 +143,9 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
 
     /// The name with ASCII letters folded to lower case (RFC 4343).
     public func lowercased() -> DNSName {
-        DNSName(uncheckedWire: wire.map(asciiLower))
+        // Zones are nearly all lower case already: share the storage then.
+        guard wire.contains(where: { ($0 &- 0x41) < 26 }) else { return self }
+        return DNSName(uncheckedWire: wire.map(asciiLower))
     }
 
     /// Whether `self` equals `ancestor` or lies below it, ignoring case.

@@ -5,20 +5,21 @@ import Glibc
 
 /// Turns a record's rdata tokens into uncompressed wire format, per type.
 struct RDataReader {
-    let parser: Parser
+    let fields: Fields
+    let tokens: UnsafeBufferPointer<Token>
     var index: Int
     var out: [UInt8] = []
 
-    init(parser: Parser, index: Int) {
-        self.parser = parser
+    init(fields: Fields, tokens: UnsafeBufferPointer<Token>, index: Int) {
+        self.fields = fields
+        self.tokens = tokens
         self.index = index
     }
 
-    private var tokens: [Token] { parser.tokens }
-    private var buf: UnsafeBufferPointer<UInt8> { parser.buf }
+    private var buf: UnsafeBufferPointer<UInt8> { fields.buf }
 
     mutating func read(type: RRType) throws(ZoneError) -> [UInt8] {
-        if index < tokens.count, !tokens[index].quoted, parser.text(tokens[index]) == "\\#" {
+        if index < tokens.count, !tokens[index].quoted, fields.text(tokens[index]) == "\\#" {
             return try generic(type: type)
         }
         switch type {
@@ -51,7 +52,7 @@ struct RDataReader {
             try u8(); try u8(); try u16(); try salt()
             let t = try next("next hashed owner")
             guard let hash = Codecs.base32HexDecode(span(t)), !hash.isEmpty, hash.count <= 255 else {
-                throw parser.error("bad base32hex hash", token: t)
+                throw fields.error("bad base32hex hash", token: t)
             }
             out.append(UInt8(hash.count)); out.append(contentsOf: hash)
             try typeBitmap()
@@ -60,16 +61,16 @@ struct RDataReader {
         case .zonemd:
             try u32(); try u8(); try u8(); try restHex()
         default:
-            throw parser.error("type \(type) needs RFC 3597 rdata ('\\# length hex')")
+            throw fields.error("type \(type) needs RFC 3597 rdata ('\\# length hex')")
         }
-        guard index == tokens.count else { throw parser.error("unexpected text after the rdata", token: tokens[index]) }
+        guard index == tokens.count else { throw fields.error("unexpected text after the rdata", token: tokens[index]) }
         return out
     }
 
     // MARK: Token access
 
     private mutating func next(_ what: String) throws(ZoneError) -> Token {
-        guard index < tokens.count else { throw parser.error("missing \(what)") }
+        guard index < tokens.count else { throw fields.error("missing \(what)") }
         defer { index += 1 }
         return tokens[index]
     }
@@ -81,11 +82,11 @@ struct RDataReader {
     private mutating func number(_ what: String, max: UInt64) throws(ZoneError) -> UInt64 {
         let t = try next(what)
         var v: UInt64 = 0
-        guard t.end > t.start, !t.quoted else { throw parser.error("bad \(what)", token: t) }
+        guard t.end > t.start, !t.quoted else { throw fields.error("bad \(what)", token: t) }
         for c in span(t) {
-            guard isDigit(c) else { throw parser.error("bad \(what)", token: t) }
+            guard isDigit(c) else { throw fields.error("bad \(what)", token: t) }
             v = v * 10 + UInt64(c - 48)
-            guard v <= max else { throw parser.error("\(what) out of range", token: t) }
+            guard v <= max else { throw fields.error("\(what) out of range", token: t) }
         }
         return v
     }
@@ -107,9 +108,9 @@ struct RDataReader {
     private mutating func u32() throws(ZoneError) { append32(UInt32(try number("32-bit number", max: 0xFFFF_FFFF))) }
 
     /// SOA timers accept TTL units, as BIND does.
-    private mutating func ttlField() throws(ZoneError) { append32(try parser.ttlValue(try next("SOA timer"))) }
+    private mutating func ttlField() throws(ZoneError) { append32(try fields.ttlValue(try next("SOA timer"))) }
 
-    private mutating func name() throws(ZoneError) { out.append(contentsOf: try parser.name(try next("name")).wire) }
+    private mutating func name() throws(ZoneError) { out.append(contentsOf: try fields.name(try next("name")).wire) }
 
     private mutating func ipv4() throws(ZoneError) {
         let t = try next("IPv4 address")
@@ -118,27 +119,27 @@ struct RDataReader {
         var digits = 0
         for c in span(t) {
             if c == UInt8(ascii: ".") {
-                guard digits > 0, octets.count < 3 else { throw parser.error("bad IPv4 address", token: t) }
+                guard digits > 0, octets.count < 3 else { throw fields.error("bad IPv4 address", token: t) }
                 octets.append(UInt8(value)); value = 0; digits = 0
             } else {
-                guard isDigit(c), digits < 3 else { throw parser.error("bad IPv4 address", token: t) }
+                guard isDigit(c), digits < 3 else { throw fields.error("bad IPv4 address", token: t) }
                 value = value * 10 + Int(c - 48)
                 digits += 1
-                guard value <= 255 else { throw parser.error("bad IPv4 address", token: t) }
+                guard value <= 255 else { throw fields.error("bad IPv4 address", token: t) }
             }
         }
-        guard digits > 0, octets.count == 3 else { throw parser.error("bad IPv4 address", token: t) }
+        guard digits > 0, octets.count == 3 else { throw fields.error("bad IPv4 address", token: t) }
         octets.append(UInt8(value))
         out.append(contentsOf: octets)
     }
 
     private mutating func ipv6() throws(ZoneError) {
         let t = try next("IPv6 address")
-        guard t.end - t.start < 64 else { throw parser.error("bad IPv6 address", token: t) }
+        guard t.end - t.start < 64 else { throw fields.error("bad IPv6 address", token: t) }
         var text = [CChar](repeating: 0, count: 65)
         for (i, c) in span(t).enumerated() { text[i] = CChar(bitPattern: c) }
         var address = [UInt8](repeating: 0, count: 16)
-        guard inet_pton(AF_INET6, text, &address) == 1 else { throw parser.error("bad IPv6 address", token: t) }
+        guard inet_pton(AF_INET6, text, &address) == 1 else { throw fields.error("bad IPv6 address", token: t) }
         out.append(contentsOf: address)
     }
 
@@ -154,12 +155,12 @@ struct RDataReader {
             var c = s[i]
             if c == UInt8(ascii: "\\") {
                 i += 1
-                guard i < s.count else { throw parser.error("bad escape", token: t) }
+                guard i < s.count else { throw fields.error("bad escape", token: t) }
                 c = s[i]
                 if isDigit(c) {
-                    guard i + 2 < s.count, isDigit(s[i + 1]), isDigit(s[i + 2]) else { throw parser.error("bad escape", token: t) }
+                    guard i + 2 < s.count, isDigit(s[i + 1]), isDigit(s[i + 2]) else { throw fields.error("bad escape", token: t) }
                     let v = Int(c - 48) * 100 + Int(s[i + 1] - 48) * 10 + Int(s[i + 2] - 48)
-                    guard v <= 255 else { throw parser.error("bad escape", token: t) }
+                    guard v <= 255 else { throw fields.error("bad escape", token: t) }
                     c = UInt8(v)
                     i += 2
                 }
@@ -168,13 +169,13 @@ struct RDataReader {
             i += 1
         }
         let length = out.count - lengthAt - 1
-        guard length <= 255 else { throw parser.error("character string longer than 255 bytes", token: t) }
+        guard length <= 255 else { throw fields.error("character string longer than 255 bytes", token: t) }
         out[lengthAt] = UInt8(length)
     }
 
     private mutating func typeField() throws(ZoneError) {
         let t = try next("type")
-        guard let type = parser.typeValue(t) else { throw parser.error("unknown record type", token: t) }
+        guard let type = fields.typeValue(t) else { throw fields.error("unknown record type", token: t) }
         out.append(UInt8(type.rawValue >> 8)); out.append(UInt8(type.rawValue & 0xFF))
     }
 
@@ -182,20 +183,20 @@ struct RDataReader {
     private mutating func timeField() throws(ZoneError) {
         let t = try next("signature time")
         let s = span(t)
-        guard !s.isEmpty, s.allSatisfy(isDigit) else { throw parser.error("bad signature time", token: t) }
+        guard !s.isEmpty, s.allSatisfy(isDigit) else { throw fields.error("bad signature time", token: t) }
         if s.count == 14 {
             func field(_ from: Int, _ count: Int) -> Int { s[from..<(from + count)].reduce(0) { $0 * 10 + Int($1 - 48) } }
             let seconds = Codecs.epochSeconds(year: field(0, 4), month: field(4, 2), day: field(6, 2),
                                               hour: field(8, 2), minute: field(10, 2), second: field(12, 2))
             append32(UInt32(truncatingIfNeeded: seconds))
         } else {
-            guard s.count <= 10, let v = UInt32(parser.text(t)) else { throw parser.error("bad signature time", token: t) }
+            guard s.count <= 10, let v = UInt32(fields.text(t)) else { throw fields.error("bad signature time", token: t) }
             append32(v)
         }
     }
 
     private mutating func restConcatenated(_ what: String) throws(ZoneError) -> [UInt8] {
-        guard index < tokens.count else { throw parser.error("missing \(what)") }
+        guard index < tokens.count else { throw fields.error("missing \(what)") }
         var text: [UInt8] = []
         while index < tokens.count {
             text.append(contentsOf: span(tokens[index]))
@@ -207,7 +208,7 @@ struct RDataReader {
     private mutating func restHex() throws(ZoneError) {
         let start = tokens[min(index, tokens.count - 1)]
         guard let bytes = Codecs.hexDecode(try restConcatenated("hex data")), !bytes.isEmpty else {
-            throw parser.error("bad hex data", token: start)
+            throw fields.error("bad hex data", token: start)
         }
         out.append(contentsOf: bytes)
     }
@@ -215,7 +216,7 @@ struct RDataReader {
     private mutating func restBase64() throws(ZoneError) {
         let start = tokens[min(index, tokens.count - 1)]
         guard let bytes = Codecs.base64Decode(try restConcatenated("base64 data")), !bytes.isEmpty else {
-            throw parser.error("bad base64 data", token: start)
+            throw fields.error("bad base64 data", token: start)
         }
         out.append(contentsOf: bytes)
     }
@@ -226,7 +227,7 @@ struct RDataReader {
             out.append(0)
             return
         }
-        guard let salt = Codecs.hexDecode(span(t)), salt.count <= 255 else { throw parser.error("bad salt", token: t) }
+        guard let salt = Codecs.hexDecode(span(t)), salt.count <= 255 else { throw fields.error("bad salt", token: t) }
         out.append(UInt8(salt.count)); out.append(contentsOf: salt)
     }
 
@@ -234,7 +235,7 @@ struct RDataReader {
         var types: [RRType] = []
         while index < tokens.count {
             let t = tokens[index]
-            guard let type = parser.typeValue(t) else { throw parser.error("unknown record type", token: t) }
+            guard let type = fields.typeValue(t) else { throw fields.error("unknown record type", token: t) }
             types.append(type)
             index += 1
         }
@@ -253,15 +254,15 @@ struct RDataReader {
             bytes = []
         } else {
             guard let decoded = Codecs.hexDecode(try restConcatenated("hex rdata")) else {
-                throw parser.error("bad hex rdata", token: lengthToken)
+                throw fields.error("bad hex rdata", token: lengthToken)
             }
             bytes = decoded
         }
         guard index == tokens.count, bytes.count == length else {
-            throw parser.error("rdata length \(length) does not match the \(bytes.count) bytes given", token: lengthToken)
+            throw fields.error("rdata length \(length) does not match the \(bytes.count) bytes given", token: lengthToken)
         }
         guard RDataNames.isWellFormed(type: type, rdata: bytes) else {
-            throw parser.error("\\# rdata is not a valid \(type) record", token: lengthToken)
+            throw fields.error("\\# rdata is not a valid \(type) record", token: lengthToken)
         }
         return bytes
     }

@@ -17,92 +17,131 @@ public struct CheckedZone: Sendable {
 /// address; no CNAME beside other data. Each error names the record's line.
 public enum ZoneChecker {
     public static func check(_ parsed: ParsedZone, apex: DNSName, file: String) throws(ZoneError) -> CheckedZone {
-        let apexKey = apex.lowercased().wire
-        var soa: SOAFields?
-        var apexHasNS = false
-        var delegations: Set<[UInt8]> = []
-        var addressed: Set<[UInt8]> = []
-        var typesByOwner: [[UInt8]: Set<RRType>] = [:]
-        var lowered: [[UInt8]] = []
-        lowered.reserveCapacity(parsed.records.count)
+        let apex = apex.lowercased()
+        let records = parsed.records
 
         func fail(_ index: Int, _ message: String, _ text: String) -> ZoneError {
             ZoneError(file: file, line: parsed.lines[index], message: message, text: text)
         }
 
-        var previousOwner: DNSName?
-        var previousKey: [UInt8] = []
-        for (index, record) in parsed.records.enumerated() {
-            let key: [UInt8]
-            if record.owner == previousOwner {
-                key = previousKey
+        // One entry per distinct owner: its canonical name, its types and
+        // the first record's index (for error lines).
+        var owners: [DNSName: OwnerInfo] = [:]
+        owners.reserveCapacity(records.count / 2)
+        var soa: SOAFields?
+        var previous: (name: DNSName, key: DNSName)?
+        for (index, record) in records.enumerated() {
+            let key: DNSName
+            if let p = previous, p.name == record.owner {
+                key = p.key
             } else {
                 guard record.owner.isSubdomain(of: apex) else {
                     throw fail(index, "owner is outside the zone '\(apex)'", record.owner.description)
                 }
-                key = record.owner.lowercased().wire
-                previousOwner = record.owner
-                previousKey = key
+                key = record.owner.lowercased()
+                previous = (record.owner, key)
             }
-            lowered.append(key)
-            typesByOwner[key, default: []].insert(record.type)
-            switch record.type {
-            case .soa:
-                guard key == apexKey else { throw fail(index, "SOA record is not at the zone apex '\(apex)'", record.owner.description) }
+            owners[key, default: OwnerInfo(firstIndex: index)].types.insert(record.type)
+            if record.type == .soa {
+                guard key == apex else { throw fail(index, "SOA record is not at the zone apex '\(apex)'", record.owner.description) }
                 guard soa == nil else { throw fail(index, "more than one SOA record", record.description) }
                 guard let fields = SOAFields(rdata: record.rdata) else { throw fail(index, "malformed SOA record", record.description) }
                 soa = fields
-            case .ns:
-                if key == apexKey { apexHasNS = true } else { delegations.insert(key) }
-            case .a, .aaaa:
-                addressed.insert(key)
-            default:
-                break
             }
         }
         guard let soa else { throw ZoneError(file: file, message: "no SOA record at the zone apex '\(apex)'") }
-        guard apexHasNS else { throw ZoneError(file: file, message: "no NS records at the zone apex '\(apex)'") }
-
-        var checkedOwner: [UInt8]? = nil
-        for (index, record) in parsed.records.enumerated() {
-            let key = lowered[index]
-            if record.type == .ns {
-                let target = DNSName(uncheckedWire: record.rdata)
-                if target.isSubdomain(of: apex) && !addressed.contains(target.lowercased().wire) {
-                    throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
-                }
-            }
-            if record.type == .cname && typesByOwner[key]!.count > 1 {
-                throw fail(index, "CNAME beside other data", record.owner.description)
-            }
-            guard key != apexKey, key != checkedOwner else { continue }
-            if delegations.contains(key) {
-                for type in typesByOwner[key]! where ![.ns, .ds, .rrsig, .nsec, .a, .aaaa].contains(type) {
-                    throw fail(index, "\(type) data at a delegation point is occluded", record.owner.description)
-                }
-            }
-            if let cut = enclosingDelegation(of: key, apexLength: apexKey.count, delegations: delegations) {
-                for type in typesByOwner[key]! where type != .a && type != .aaaa {
-                    throw fail(index, "\(type) record below the delegation '\(DNSName(uncheckedWire: cut))' is not glue",
-                               record.owner.description)
-                }
-            }
-            checkedOwner = key
+        guard owners[apex]?.types.contains(.ns) == true else {
+            throw ZoneError(file: file, message: "no NS records at the zone apex '\(apex)'")
         }
-        return CheckedZone(apex: apex, records: parsed.records, soa: soa,
-                           delegationCount: delegations.filter { DNSName(uncheckedWire: $0).parent?.lowercased().wire == apexKey }.count,
+
+        var delegations: Set<DNSName> = []
+        for (name, info) in owners where name != apex && info.types.contains(.ns) { delegations.insert(name) }
+
+        let apexLabels = apex.labelCount
+        for (name, info) in owners where name != apex {
+            let index = info.firstIndex
+            var owner: String { records[index].owner.description }
+            if info.types.contains(.cname) && info.types.count > 1 {
+                throw fail(index, "CNAME beside other data", owner)
+            }
+            if delegations.contains(name), let type = info.types.subtracting(TypeSet.allowedAtDelegation).first {
+                throw fail(index, "\(type) data at a delegation point is occluded", owner)
+            }
+            // Only names two or more labels below the apex can sit below a
+            // delegation; glue is all that may, so only other types look up.
+            if let type = info.types.subtracting(TypeSet.glue).first, name.labelCount > apexLabels + 1,
+               let cut = enclosingDelegation(of: name, apex: apex, delegations: delegations) {
+                throw fail(index, "\(type) record below the delegation '\(cut)' is not glue", owner)
+            }
+        }
+
+        for (index, record) in records.enumerated() where record.type == .ns {
+            let target = DNSName(uncheckedWire: record.rdata).lowercased()
+            guard target.isSubdomain(of: apex) else { continue }
+            let types = owners[target]?.types
+            guard types?.contains(.a) == true || types?.contains(.aaaa) == true else {
+                throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
+            }
+        }
+
+        return CheckedZone(apex: apex, records: records, soa: soa,
+                           delegationCount: delegations.filter { $0.parent == apex }.count,
                            strippedCount: parsed.strippedCount)
     }
 
+    struct OwnerInfo {
+        var firstIndex: Int
+        var types = TypeSet()
+    }
+
     /// The nearest delegation strictly above `name` and below the apex.
-    private static func enclosingDelegation(of name: [UInt8], apexLength: Int, delegations: Set<[UInt8]>) -> [UInt8]? {
-        var i = Int(name[0]) + 1
-        var found: [UInt8]?
-        while name.count - i > apexLength {
-            let suffix = Array(name[i...])
-            if delegations.contains(suffix) { found = suffix }
-            i += Int(name[i]) + 1
+    private static func enclosingDelegation(of name: DNSName, apex: DNSName, delegations: Set<DNSName>) -> DNSName? {
+        var n = name.parent
+        var found: DNSName?
+        while let p = n, p != apex {
+            if delegations.contains(p) { found = p }
+            n = p.parent
         }
         return found
+    }
+}
+
+/// A set of record types as a bitmask for the common codes below 64, with an
+/// overflow list for the rest: one per owner, so it must be cheap.
+struct TypeSet {
+    private var low: UInt64 = 0
+    private var high: [RRType] = []
+
+    static let glue = TypeSet([.a, .aaaa])
+    static let allowedAtDelegation = TypeSet([.ns, .ds, .rrsig, .nsec, .a, .aaaa])
+
+    init(_ types: [RRType] = []) {
+        for type in types { insert(type) }
+    }
+
+    mutating func insert(_ type: RRType) {
+        if type.rawValue < 64 {
+            low |= 1 << UInt64(type.rawValue)
+        } else if !high.contains(type) {
+            high.append(type)
+        }
+    }
+
+    func contains(_ type: RRType) -> Bool {
+        type.rawValue < 64 ? low & (1 << UInt64(type.rawValue)) != 0 : high.contains(type)
+    }
+
+    var count: Int { low.nonzeroBitCount + high.count }
+
+    func subtracting(_ other: TypeSet) -> TypeSet {
+        var result = TypeSet()
+        result.low = low & ~other.low
+        result.high = high.filter { !other.contains($0) }
+        return result
+    }
+
+    /// The lowest type code in the set.
+    var first: RRType? {
+        low != 0 ? RRType(UInt16(low.trailingZeroBitCount)) : high.min()
     }
 }

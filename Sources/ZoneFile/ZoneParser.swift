@@ -52,15 +52,14 @@ struct Token {
 
 struct Parser {
     let buf: UnsafeBufferPointer<UInt8>
-    let file: String
     let options: Options
+    /// Field interpretation, with the current origin and entry line.
+    var fields: Fields
     typealias Options = ZoneParser.Options
 
     var pos = 0
     var line = 1
-    var entryLine = 1
     var tokens: [Token] = []
-    var origin: DNSName
     var defaultTTL: UInt32?
     var lastTTL: UInt32?
     var lastOwner: DNSName?
@@ -70,9 +69,8 @@ struct Parser {
 
     init(buffer: UnsafeBufferPointer<UInt8>, file: String, options: Options) {
         self.buf = buffer
-        self.file = file
         self.options = options
-        self.origin = options.origin
+        self.fields = Fields(buf: buffer, file: file, origin: options.origin)
         tokens.reserveCapacity(64)
     }
 
@@ -92,7 +90,7 @@ struct Parser {
     mutating func nextEntry() throws(ZoneError) -> Bool? {
         while pos < buf.count {
             tokens.removeAll(keepingCapacity: true)
-            entryLine = line
+            fields.line = line
             let ownerPresent = buf[pos] != 0x20 && buf[pos] != 0x09
             var depth = 0
             var openLine = line
@@ -112,17 +110,17 @@ struct Parser {
                     depth += 1
                     pos += 1
                 case UInt8(ascii: ")"):
-                    guard depth > 0 else { throw error("')' without '('", text: ")") }
+                    guard depth > 0 else { throw fields.error("')' without '('", text: ")") }
                     depth -= 1
                     pos += 1
                 case UInt8(ascii: "\""):
                     let start = pos + 1
                     pos += 1
                     while true {
-                        guard pos < buf.count else { throw error("unterminated quoted string", start: start - 1, end: buf.count) }
+                        guard pos < buf.count else { throw fields.error("unterminated quoted string", start: start - 1, end: buf.count) }
                         let q = buf[pos]
                         if q == UInt8(ascii: "\"") { break }
-                        if q == 0x0a { throw error("newline inside a quoted string", start: start - 1, end: pos) }
+                        if q == 0x0a { throw fields.error("newline inside a quoted string", start: start - 1, end: pos) }
                         if q == UInt8(ascii: "\\") { pos += 1 }
                         pos += 1
                     }
@@ -130,7 +128,7 @@ struct Parser {
                     pos += 1
                 default:
                     guard c >= 0x20 && c != 0x7f else {
-                        throw error("unexpected byte 0x\(Codecs.hexEncode([c], uppercase: false)) (not a text zone file?)")
+                        throw fields.error("unexpected byte 0x\(Codecs.hexEncode([c], uppercase: false)) (not a text zone file?)")
                     }
                     let start = pos
                     while pos < buf.count {
@@ -138,7 +136,7 @@ struct Parser {
                         if t == 0x20 || t == 0x09 || t == 0x0a || t == 0x0d || t == UInt8(ascii: ";")
                             || t == UInt8(ascii: "(") || t == UInt8(ascii: ")") || t == UInt8(ascii: "\"") { break }
                         guard t >= 0x20 && t != 0x7f else {
-                            throw error("unexpected byte 0x\(Codecs.hexEncode([t], uppercase: false)) (not a text zone file?)")
+                            throw fields.error("unexpected byte 0x\(Codecs.hexEncode([t], uppercase: false)) (not a text zone file?)")
                         }
                         if t == UInt8(ascii: "\\") && pos + 1 < buf.count && buf[pos + 1] != 0x0a { pos += 1 }
                         pos += 1
@@ -148,8 +146,8 @@ struct Parser {
             }
             if depth > 0 {
                 line = openLine
-                entryLine = openLine
-                throw error("'(' not closed before the end of the file")
+                fields.line = openLine
+                throw fields.error("'(' not closed before the end of the file")
             }
             if !tokens.isEmpty { return ownerPresent }
         }
@@ -166,43 +164,43 @@ struct Parser {
                 try directive()
                 return
             }
-            if let last = lastOwnerToken, sameBytes(last, (t.start, t.end)) {
+            if let last = lastOwnerToken, fields.sameBytes(last, (t.start, t.end)) {
                 // Consecutive records of one owner: skip reparsing the name.
             } else {
-                lastOwner = try name(t)
+                lastOwner = try fields.name(t)
                 lastOwnerToken = (t.start, t.end)
             }
             i = 1
         }
-        guard let owner = lastOwner else { throw error("no owner name, and no previous record to take it from") }
+        guard let owner = lastOwner else { throw fields.error("no owner name, and no previous record to take it from") }
 
         var ttl: UInt32?
         var rclass: RRClass?
         while i < tokens.count && (ttl == nil || rclass == nil) {
             let t = tokens[i]
             if ttl == nil && isDigit(buf[t.start]) {
-                ttl = try ttlValue(t)
-            } else if rclass == nil, let c = classValue(t) {
+                ttl = try fields.ttlValue(t)
+            } else if rclass == nil, let c = fields.classValue(t) {
                 rclass = c
             } else {
                 break
             }
             i += 1
         }
-        guard i < tokens.count else { throw error("record has no type") }
+        guard i < tokens.count else { throw fields.error("record has no type") }
         let typeToken = tokens[i]
-        guard let type = typeValue(typeToken) else { throw error("unknown record type", token: typeToken) }
+        guard let type = fields.typeValue(typeToken) else { throw fields.error("unknown record type", token: typeToken) }
         i += 1
 
         let recordClass = rclass ?? zoneClass ?? .in
         if let zc = zoneClass {
-            guard recordClass == zc else { throw error("class \(recordClass) differs from the zone's class \(zc)") }
+            guard recordClass == zc else { throw fields.error("class \(recordClass) differs from the zone's class \(zc)") }
         } else {
             zoneClass = recordClass
         }
         if let ttl { lastTTL = ttl }
         guard let recordTTL = ttl ?? defaultTTL ?? lastTTL else {
-            throw error("no TTL given and no $TTL or earlier TTL to default to")
+            throw fields.error("no TTL given and no $TTL or earlier TTL to default to")
         }
 
         if type.isDNSSEC && !options.keepDNSSEC {
@@ -211,13 +209,13 @@ struct Parser {
         }
         let bytes: [UInt8]
         do {
-            // The reader holds a copy of the parser; it must be gone before
-            // `result` is mutated, or every append would copy the array.
-            var rdata = RDataReader(parser: self, index: i)
-            bytes = try rdata.read(type: type)
+            bytes = try tokens.withUnsafeBufferPointer { (tokens) throws(ZoneError) -> [UInt8] in
+                var rdata = RDataReader(fields: fields, tokens: tokens, index: i)
+                return try rdata.read(type: type)
+            }
         }
         result.records.append(ResourceRecord(owner: owner, type: type, rclass: recordClass, ttl: recordTTL, rdata: bytes))
-        result.lines.append(entryLine)
+        result.lines.append(fields.line)
     }
 
     mutating func directive() throws(ZoneError) {
@@ -225,20 +223,28 @@ struct Parser {
         let keyword = String(decoding: UnsafeBufferPointer(rebasing: buf[t.start..<t.end]), as: UTF8.self).uppercased()
         switch keyword {
         case "$ORIGIN":
-            guard tokens.count == 2 else { throw error("$ORIGIN takes exactly one name") }
-            origin = try name(tokens[1])
+            guard tokens.count == 2 else { throw fields.error("$ORIGIN takes exactly one name") }
+            fields.origin = try fields.name(tokens[1])
             lastOwnerToken = nil
         case "$TTL":
-            guard tokens.count == 2 else { throw error("$TTL takes exactly one TTL") }
-            defaultTTL = try ttlValue(tokens[1])
+            guard tokens.count == 2 else { throw fields.error("$TTL takes exactly one TTL") }
+            defaultTTL = try fields.ttlValue(tokens[1])
         case "$INCLUDE":
-            throw error("$INCLUDE is not allowed: a downloaded zone must never read local files", token: t)
+            throw fields.error("$INCLUDE is not allowed: a downloaded zone must never read local files", token: t)
         default:
-            throw error("unknown directive", token: t)
+            throw fields.error("unknown directive", token: t)
         }
     }
+}
 
-    // MARK: Fields
+/// Interprets tokens as typed fields and builds errors that point at them.
+/// Small and cheap to copy (a buffer pointer, the file name, the origin),
+/// so the rdata reader gets its own copy instead of the whole parser.
+struct Fields {
+    let buf: UnsafeBufferPointer<UInt8>
+    let file: String
+    var line = 1
+    var origin: DNSName
 
     func name(_ t: Token) throws(ZoneError) -> DNSName {
         do {
@@ -328,12 +334,12 @@ struct Parser {
     }
 
     func error(_ message: String, start: Int, end: Int) -> ZoneError {
-        ZoneError(file: file, line: entryLine, message: message,
+        ZoneError(file: file, line: line, message: message,
                   text: String(decoding: UnsafeBufferPointer(rebasing: buf[start..<min(end, start + 200)]), as: UTF8.self))
     }
 
     func error(_ message: String, text: String? = nil) -> ZoneError {
-        ZoneError(file: file, line: entryLine, message: message, text: text)
+        ZoneError(file: file, line: line, message: message, text: text)
     }
 }
 
