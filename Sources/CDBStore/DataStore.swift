@@ -41,28 +41,28 @@ public enum DataStore {
         guard cdb_make_start(&maker, fd) == 0 else { throw StoreError(path: temporary, message: "cdb_make_start: \(errnoText())") }
         var value: [UInt8] = []
         value.reserveCapacity(1024)
-        var previous: (owner: DNSName, key: [UInt8])?
-        for record in records {
-            let key: [UInt8]
-            if let p = previous, p.owner == record.owner {
-                key = p.key
-            } else {
-                key = record.owner.lowercased().wire
-                previous = (record.owner, key)
-            }
-            value.removeAll(keepingCapacity: true)
-            value.append(UInt8(record.type.rawValue >> 8))
-            value.append(UInt8(record.type.rawValue & 0xFF))
-            value.append(UInt8(ascii: "="))
-            for shift in stride(from: 24, through: 0, by: -8) { value.append(UInt8((record.ttl >> UInt32(shift)) & 0xFF)) }
-            value.append(contentsOf: repeatElement(0, count: 8))
-            value.append(contentsOf: record.rdata)
-            let rc = key.withUnsafeBytes { k in
-                value.withUnsafeBytes { v in
-                    cdb_make_add(&maker, k.baseAddress, UInt32(k.count), v.baseAddress, UInt32(v.count))
+        try records.withUnsafeBufferPointer { (records) throws(StoreError) in
+            var key: [UInt8] = []
+            for index in records.indices {
+                if index == 0 || records[index].owner != records[index - 1].owner {
+                    key = records[index].owner.lowercased().wire
                 }
+                let type = records[index].type.rawValue
+                let ttl = records[index].ttl
+                value.removeAll(keepingCapacity: true)
+                value.append(UInt8(type >> 8))
+                value.append(UInt8(type & 0xFF))
+                value.append(UInt8(ascii: "="))
+                for shift in stride(from: 24, through: 0, by: -8) { value.append(UInt8((ttl >> UInt32(shift)) & 0xFF)) }
+                value.append(contentsOf: repeatElement(0, count: 8))
+                value.append(contentsOf: records[index].rdata)
+                let rc = key.withUnsafeBytes { k in
+                    value.withUnsafeBytes { v in
+                        cdb_make_add(&maker, k.baseAddress, UInt32(k.count), v.baseAddress, UInt32(v.count))
+                    }
+                }
+                guard rc == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
             }
-            guard rc == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
         }
         guard cdb_make_finish(&maker) == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
         guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else { throw StoreError(path: temporary, message: "sync failed: \(errnoText())") }

@@ -12,9 +12,9 @@ public enum ZoneCompiler {
         public var stripped: Int
     }
 
-    public static func compile(zoneText: [UInt8], file: String, options: ZoneParser.Options, output: String) throws -> Summary {
-        let parsed = try ZoneParser.parse(zoneText, file: file, options: options)
-        let zone = try ZoneChecker.check(parsed, apex: options.origin, file: file)
+    public static func compile(zoneText: ZoneText, options: ZoneParser.Options, output: String) throws -> Summary {
+        let parsed = try ZoneParser.parse(zoneText, options: options)
+        let zone = try ZoneChecker.check(parsed, apex: options.origin, file: zoneText.path)
         try DataStore.write(zone.records, to: output)
         return Summary(serial: zone.soa.serial, delegations: zone.delegationCount, kept: zone.records.count, stripped: zone.strippedCount)
     }

@@ -28,15 +28,15 @@ struct Compile: ParsableCommand {
     var origin = "."
 
     @Option(help: "Refuse input whose decompressed size exceeds this many MiB.")
-    var maxSize = ZoneInput.defaultMaximumSize >> 20
+    var maxSize = ZoneText.defaultMaximumSize >> 20
 
     func run() throws {
         let started = ContinuousClock.now
         do {
             let apex = try DNSName(text: origin)
-            let text = try ZoneInput.read(path: zone, maximumSize: maxSize << 20)
+            let text = try ZoneText(path: zone, maximumSize: maxSize << 20)
             let summary = try ZoneCompiler.compile(
-                zoneText: text, file: zone, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output)
+                zoneText: text, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output)
             let elapsed = ContinuousClock.now - started
             let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
             print("\(output): serial \(summary.serial), \(summary.delegations) TLDs, \(summary.kept) records kept, "

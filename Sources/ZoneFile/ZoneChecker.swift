@@ -25,29 +25,45 @@ public enum ZoneChecker {
         }
 
         // One entry per distinct owner: its canonical name, its types and
-        // the first record's index (for error lines).
+        // the first record's index (for error lines). Records of one owner
+        // come in runs, so the dictionary is touched once per run.
         var owners: [DNSName: OwnerInfo] = [:]
         owners.reserveCapacity(records.count / 2)
         var soa: SOAFields?
-        var previous: (name: DNSName, key: DNSName)?
-        for (index, record) in records.enumerated() {
-            let key: DNSName
-            if let p = previous, p.name == record.owner {
-                key = p.key
-            } else {
-                guard record.owner.isSubdomain(of: apex) else {
-                    throw fail(index, "owner is outside the zone '\(apex)'", record.owner.description)
+        try records.withUnsafeBufferPointer { (records) throws(ZoneError) in
+            var runStart = 0
+            var runTypes = TypeSet()
+            func closeRun() {
+                guard !runTypes.isEmpty else { return }
+                let key = records[runStart].owner.lowercased()
+                if let existing = owners[key] {
+                    owners[key] = OwnerInfo(firstIndex: existing.firstIndex, types: existing.types.union(runTypes))
+                } else {
+                    owners[key] = OwnerInfo(firstIndex: runStart, types: runTypes)
                 }
-                key = record.owner.lowercased()
-                previous = (record.owner, key)
             }
-            owners[key, default: OwnerInfo(firstIndex: index)].types.insert(record.type)
-            if record.type == .soa {
-                guard key == apex else { throw fail(index, "SOA record is not at the zone apex '\(apex)'", record.owner.description) }
-                guard soa == nil else { throw fail(index, "more than one SOA record", record.description) }
-                guard let fields = SOAFields(rdata: record.rdata) else { throw fail(index, "malformed SOA record", record.description) }
-                soa = fields
+            for index in records.indices {
+                if index == 0 || records[index].owner != records[runStart].owner {
+                    closeRun()
+                    runStart = index
+                    runTypes = TypeSet()
+                    guard records[index].owner.isSubdomain(of: apex) else {
+                        throw fail(index, "owner is outside the zone '\(apex)'", records[index].owner.description)
+                    }
+                }
+                let type = records[index].type
+                runTypes.insert(type)
+                if type == .soa {
+                    let record = records[index]
+                    guard record.owner.lowercased() == apex else {
+                        throw fail(index, "SOA record is not at the zone apex '\(apex)'", record.owner.description)
+                    }
+                    guard soa == nil else { throw fail(index, "more than one SOA record", record.description) }
+                    guard let fields = SOAFields(rdata: record.rdata) else { throw fail(index, "malformed SOA record", record.description) }
+                    soa = fields
+                }
             }
+            closeRun()
         }
         guard let soa else { throw ZoneError(file: file, message: "no SOA record at the zone apex '\(apex)'") }
         guard owners[apex]?.types.contains(.ns) == true else {
@@ -75,12 +91,14 @@ public enum ZoneChecker {
             }
         }
 
-        for (index, record) in records.enumerated() where record.type == .ns {
-            let target = DNSName(uncheckedWire: record.rdata).lowercased()
-            guard target.isSubdomain(of: apex) else { continue }
-            let types = owners[target]?.types
-            guard types?.contains(.a) == true || types?.contains(.aaaa) == true else {
-                throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
+        try records.withUnsafeBufferPointer { (records) throws(ZoneError) in
+            for index in records.indices where records[index].type == .ns {
+                let target = DNSName(uncheckedWire: records[index].rdata).lowercased()
+                guard target.isSubdomain(of: apex) else { continue }
+                let types = owners[target]?.types
+                guard types?.contains(.a) == true || types?.contains(.aaaa) == true else {
+                    throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
+                }
             }
         }
 
@@ -91,7 +109,7 @@ public enum ZoneChecker {
 
     struct OwnerInfo {
         var firstIndex: Int
-        var types = TypeSet()
+        var types: TypeSet
     }
 
     /// The nearest delegation strictly above `name` and below the apex.
@@ -106,11 +124,14 @@ public enum ZoneChecker {
     }
 }
 
-/// A set of record types as a bitmask for the common codes below 64, with an
-/// overflow list for the rest: one per owner, so it must be cheap.
+/// A set of record types: a bitmap of the codes below 256, and for rarer
+/// codes above only whether there are any and the lowest. Trivial to copy
+/// (no reference counting), since the checker keeps one per owner.
 struct TypeSet {
-    private var low: UInt64 = 0
-    private var high: [RRType] = []
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    /// The lowest code ≥ 256 in the set, and how many such codes were added.
+    private var highLowest: UInt16 = .max
+    private var highCount = 0
 
     static let glue = TypeSet([.a, .aaaa])
     static let allowedAtDelegation = TypeSet([.ns, .ds, .rrsig, .nsec, .a, .aaaa])
@@ -119,29 +140,65 @@ struct TypeSet {
         for type in types { insert(type) }
     }
 
+    private func word(_ i: Int) -> UInt64 {
+        switch i {
+        case 0: return words.0
+        case 1: return words.1
+        case 2: return words.2
+        default: return words.3
+        }
+    }
+
     mutating func insert(_ type: RRType) {
-        if type.rawValue < 64 {
-            low |= 1 << UInt64(type.rawValue)
-        } else if !high.contains(type) {
-            high.append(type)
+        let code = type.rawValue
+        guard code < 256 else {
+            if code != highLowest { highCount += 1 }
+            highLowest = min(highLowest, code)
+            return
+        }
+        let bit: UInt64 = 1 << UInt64(code & 63)
+        switch code >> 6 {
+        case 0: words.0 |= bit
+        case 1: words.1 |= bit
+        case 2: words.2 |= bit
+        default: words.3 |= bit
         }
     }
 
     func contains(_ type: RRType) -> Bool {
-        type.rawValue < 64 ? low & (1 << UInt64(type.rawValue)) != 0 : high.contains(type)
+        let code = type.rawValue
+        guard code < 256 else { return highCount > 0 && code == highLowest }
+        return word(Int(code >> 6)) & (1 << UInt64(code & 63)) != 0
     }
 
-    var count: Int { low.nonzeroBitCount + high.count }
+    /// At least the number of types (exact unless several codes ≥ 256 repeat).
+    var count: Int {
+        words.0.nonzeroBitCount + words.1.nonzeroBitCount + words.2.nonzeroBitCount + words.3.nonzeroBitCount + highCount
+    }
 
+    var isEmpty: Bool { count == 0 }
+
+    func union(_ other: TypeSet) -> TypeSet {
+        var result = self
+        result.words = (words.0 | other.words.0, words.1 | other.words.1, words.2 | other.words.2, words.3 | other.words.3)
+        result.highCount = highCount + other.highCount
+        result.highLowest = min(highLowest, other.highLowest)
+        return result
+    }
+
+    /// The types below 256 not in `other`, and any code ≥ 256 (the sets
+    /// subtracted here never hold one).
     func subtracting(_ other: TypeSet) -> TypeSet {
-        var result = TypeSet()
-        result.low = low & ~other.low
-        result.high = high.filter { !other.contains($0) }
+        var result = self
+        result.words = (words.0 & ~other.words.0, words.1 & ~other.words.1, words.2 & ~other.words.2, words.3 & ~other.words.3)
         return result
     }
 
     /// The lowest type code in the set.
     var first: RRType? {
-        low != 0 ? RRType(UInt16(low.trailingZeroBitCount)) : high.min()
+        for i in 0..<4 where word(i) != 0 {
+            return RRType(UInt16(i * 64 + word(i).trailingZeroBitCount))
+        }
+        return highCount > 0 ? RRType(highLowest) : nil
     }
 }

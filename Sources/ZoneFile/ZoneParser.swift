@@ -35,11 +35,22 @@ public struct ZoneParser {
         }
     }
 
-    public static func parse(_ text: [UInt8], file: String, options: Options = Options()) throws(ZoneError) -> ParsedZone {
-        try text.withUnsafeBufferPointer { (buffer) throws(ZoneError) -> ParsedZone in
-            var parser = Parser(buffer: buffer, file: file, options: options)
-            return try parser.run()
+    /// Parses text as it arrives; an error in the input itself (corrupt or
+    /// truncated gzip) takes precedence over the parse error it caused.
+    public static func parse(_ text: ZoneText, options: Options = Options()) throws(ZoneError) -> ParsedZone {
+        var parser = Parser(text: text, options: options)
+        let result: ParsedZone
+        do {
+            result = try parser.run()
+        } catch {
+            throw text.inputError() ?? error
         }
+        if let error = text.inputError() { throw error }
+        return result
+    }
+
+    public static func parse(_ bytes: [UInt8], file: String, options: Options = Options()) throws(ZoneError) -> ParsedZone {
+        try parse(ZoneText(bytes: bytes, path: file), options: options)
     }
 }
 
@@ -51,7 +62,10 @@ struct Token {
 }
 
 struct Parser {
+    let text: ZoneText
     let buf: UnsafeBufferPointer<UInt8>
+    /// How much of `buf` has arrived; grows through `refill()`.
+    var limit = 0
     let options: Options
     /// Field interpretation, with the current origin and entry line.
     var fields: Fields
@@ -67,15 +81,17 @@ struct Parser {
     var zoneClass: RRClass?
     var result = ParsedZone()
 
-    init(buffer: UnsafeBufferPointer<UInt8>, file: String, options: Options) {
-        self.buf = buffer
+    init(text: ZoneText, options: Options) {
+        self.text = text
+        self.buf = UnsafeBufferPointer(start: text.base, count: text.capacity)
         self.options = options
-        self.fields = Fields(buf: buffer, file: file, origin: options.origin)
+        self.fields = Fields(buf: buf, file: text.path, origin: options.origin)
         tokens.reserveCapacity(64)
     }
 
     mutating func run() throws(ZoneError) -> ParsedZone {
-        result.records.reserveCapacity(buf.count / 60)
+        limit = text.waitForMore(after: 0)
+        result.records.reserveCapacity(limit / 30)
         while let ownerPresent = try nextEntry() {
             try entry(ownerPresent: ownerPresent)
         }
@@ -88,13 +104,13 @@ struct Parser {
     /// joined by parentheses). Returns whether the entry starts in column 0,
     /// i.e. names its owner; nil at end of input.
     mutating func nextEntry() throws(ZoneError) -> Bool? {
-        while pos < buf.count {
+        while pos < limit || refill() {
             tokens.removeAll(keepingCapacity: true)
             fields.line = line
             let ownerPresent = buf[pos] != 0x20 && buf[pos] != 0x09
             var depth = 0
             var openLine = line
-            scan: while pos < buf.count {
+            scan: while pos < limit || refill() {
                 let c = buf[pos]
                 switch c {
                 case 0x20, 0x09, 0x0d:
@@ -104,7 +120,7 @@ struct Parser {
                     line += 1
                     if depth == 0 { break scan }
                 case UInt8(ascii: ";"):
-                    while pos < buf.count && buf[pos] != 0x0a { pos += 1 }
+                    while pos < limit && buf[pos] != 0x0a { pos += 1 }
                 case UInt8(ascii: "("):
                     if depth == 0 { openLine = line }
                     depth += 1
@@ -117,7 +133,7 @@ struct Parser {
                     let start = pos + 1
                     pos += 1
                     while true {
-                        guard pos < buf.count else { throw fields.error("unterminated quoted string", start: start - 1, end: buf.count) }
+                        guard pos < limit else { throw fields.error("unterminated quoted string", start: start - 1, end: limit) }
                         let q = buf[pos]
                         if q == UInt8(ascii: "\"") { break }
                         if q == 0x0a { throw fields.error("newline inside a quoted string", start: start - 1, end: pos) }
@@ -131,14 +147,14 @@ struct Parser {
                         throw fields.error("unexpected byte 0x\(Codecs.hexEncode([c], uppercase: false)) (not a text zone file?)")
                     }
                     let start = pos
-                    while pos < buf.count {
+                    while pos < limit {
                         let t = buf[pos]
                         if t == 0x20 || t == 0x09 || t == 0x0a || t == 0x0d || t == UInt8(ascii: ";")
                             || t == UInt8(ascii: "(") || t == UInt8(ascii: ")") || t == UInt8(ascii: "\"") { break }
                         guard t >= 0x20 && t != 0x7f else {
                             throw fields.error("unexpected byte 0x\(Codecs.hexEncode([t], uppercase: false)) (not a text zone file?)")
                         }
-                        if t == UInt8(ascii: "\\") && pos + 1 < buf.count && buf[pos + 1] != 0x0a { pos += 1 }
+                        if t == UInt8(ascii: "\\") && pos + 1 < limit && buf[pos + 1] != 0x0a { pos += 1 }
                         pos += 1
                     }
                     tokens.append(Token(start: start, end: pos, quoted: false))
@@ -152,6 +168,13 @@ struct Parser {
             if !tokens.isEmpty { return ownerPresent }
         }
         return nil
+    }
+
+    /// Waits for more text; false at the end of the input. Text arrives in
+    /// whole lines, so only the line-level loops need to ask.
+    mutating func refill() -> Bool {
+        limit = text.waitForMore(after: pos)
+        return pos < limit
     }
 
     // MARK: Entries
