@@ -134,26 +134,27 @@ public final class ZoneIndex: Sendable {
     /// delegated zone (in-domain, RFC 9471) is required: without it the
     /// referral is useless, so when it does not fit the reply is truncated.
     /// Other glue (sibling, e.g. gtld-servers.net for com) is optional and
-    /// goes in while it fits; A records before AAAA, so that an IPv4-only
-    /// resolver without EDNS (dnscache) still gets every address it can use.
+    /// goes in while it fits. In both groups A records come before AAAA, so
+    /// that an IPv4-only resolver without EDNS (dnscache) gets every address
+    /// it can use, even in a truncated referral (`net`: 13 in-domain servers
+    /// with A and AAAA need 572 bytes of glue, so TC is set at 512).
     static func referral(ns: [ResourceRecord], cut: DNSName, addresses: (DNSName) -> [[ResourceRecord]]) -> ResponseTemplate {
         var builder = ResponseTemplate.Builder(anchor: cut)
         for record in ns { builder.add(record, section: .authority) }
-        var optionalA: [ResourceRecord] = []
-        var optionalAAAA: [ResourceRecord] = []
+        var required: [[ResourceRecord]] = [[], []]
+        var optional: [[ResourceRecord]] = [[], []]
         var seen: Set<DNSName> = []
         for record in ns {
             let target = DNSName(uncheckedWire: record.rdata).lowercased()
             guard seen.insert(target).inserted else { continue }
             let sets = addresses(target)
-            if target.isSubdomain(of: cut) {
-                for glue in sets[0] + sets[1] { builder.add(glue, section: .additional, required: true) }
-            } else {
-                optionalA += sets[0]
-                optionalAAAA += sets[1]
+            let inDomain = target.isSubdomain(of: cut)
+            for family in 0..<2 {
+                if inDomain { required[family] += sets[family] } else { optional[family] += sets[family] }
             }
         }
-        for glue in optionalA + optionalAAAA { builder.add(glue, section: .additional, required: false) }
+        for glue in required[0] + required[1] { builder.add(glue, section: .additional, required: true) }
+        for glue in optional[0] + optional[1] { builder.add(glue, section: .additional, required: false) }
         return builder.build()
     }
 
