@@ -8,6 +8,8 @@ import PackageDescription
 /// - `ZoneFile`: RFC 1035 master-file parser, gzip input, zone checks and DNSSEC stripping.
 /// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back.
 /// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
+/// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
+///   install; the lock and the state file beside data.cdb.
 let package = Package(
     name: "rootmirror",
     platforms: [.macOS(.v13)],
@@ -16,6 +18,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
@@ -26,10 +31,20 @@ let package = Package(
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
+        .target(
+            name: "Refresh",
+            dependencies: [
+                "DNSWire", "ZoneFile", "CDBStore", "CGPGME",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering",
+                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Refresh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,6 +54,8 @@ let package = Package(
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
+        // RootMirrorCLI: the end-to-end tests run the built `rootmirror` binary.
+        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "TestSupport", "RootMirrorCLI"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
     ]
 )

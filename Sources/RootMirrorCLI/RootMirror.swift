@@ -6,7 +6,7 @@ import Glibc
 /// The `rootmirror` command: a thin layer that parses arguments and wires
 /// the library modules together; no DNS logic lives here.
 @main
-struct RootMirror: ParsableCommand {
+struct RootMirror: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rootmirror",
         abstract: "A local mirror of the DNS root zone (RFC 8806) for dnscache and other resolvers.",
@@ -18,15 +18,20 @@ struct RootMirror: ParsableCommand {
             Typical use: `rootmirror compile root.zone.gz -o data.cdb`, then \
             `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
             """,
-        subcommands: [Compile.self, Query.self]
+        subcommands: [Compile.self, Query.self, RefreshCommand.self]
     )
 }
 
 /// Prints one line on stderr and exits non-zero: the contract every command
 /// keeps for bad input, so that cron mails exactly what went wrong.
+/// Exit status 64 (EX_USAGE) marks bad arguments, 1 bad input.
 func fail(_ error: any Error, exitCode: Int32 = 1) -> ExitCode {
+    fail("\(error)", exitCode: exitCode)
+}
+
+func fail(_ message: String, exitCode: Int32 = 1) -> ExitCode {
     var stderr = StandardError()
-    print("rootmirror: \(error)", to: &stderr)
+    print("rootmirror: \(message)", to: &stderr)
     return ExitCode(exitCode)
 }
 
