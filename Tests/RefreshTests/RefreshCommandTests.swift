@@ -128,7 +128,12 @@ import Glibc
         let installed = try installFirst(zone2026a)
         let stranger = try SigningKey(name: "not the pinned key")
         try mirror.publish(zone2026b, signedBy: stranger)
-        expectRefused(try refresh(), status: 3, mentions: "not by the pinned key \(key.fingerprint)", installed: installed)
+        let result = try refresh()
+        expectRefused(result, status: 3, mentions: "root.zone.gz.sig: signed by key \(stranger.fingerprint), not by a key in \(key.publicKey)",
+                      installed: installed)
+        // Pinned: the message names the fingerprint.
+        expectRefused(try refresh(["--fingerprint", key.fingerprint]), status: 3,
+                      mentions: "not by the pinned key \(key.fingerprint)", installed: installed)
     }
 
     @Test func missingSignatureIs404() throws {
