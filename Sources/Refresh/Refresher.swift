@@ -111,9 +111,10 @@ public enum Refresher {
             let urls = RefreshOptions.urls(for: mirror)
             (zonePath, signaturePath) = (workspace.file("root.zone.gz"), workspace.file("root.zone.gz.sig"))
             (sourceName, signatureName) = (urls.zone, urls.signature)
-            // Ask "changed since?" only when what we have came from this URL
-            // and is still there: otherwise a 304 would keep nothing.
-            let conditional = !options.force && installed != nil && state.source == urls.zone
+            // Ask "changed since?" only when what is installed is what the
+            // last run took from this URL: otherwise (no data.cdb, another
+            // mirror, a hand-run compile since) a 304 would keep the wrong data.
+            let conditional = !options.force && installed != nil && installed == state.serial && state.source == urls.zone
                 ? Validators(etag: state.etag, lastModified: state.lastModified) : nil
             let fetched: FetchResult
             do {

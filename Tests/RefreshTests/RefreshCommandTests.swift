@@ -92,6 +92,19 @@ import Glibc
         #expect(target.onlyFinalFiles)
     }
 
+    @Test func handInstalledDataIsNotKeptByA304() throws {
+        _ = try installFirst(zone2026b)
+        // Someone compiles an older zone by hand: the validators in the
+        // state file no longer describe what is installed.
+        let compiled = try run(rootmirrorBinary, ["compile", zone2026a, "-o", target.data])
+        try #require(compiled.status == 0, "\(compiled.stderr)")
+        let result = try refresh()
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(mirror.server.requests.last(where: { $0.hasPrefix("GET /root.zone.gz ") })?.contains("inm=None") == true,
+                "\(mirror.server.requests)")
+        #expect(DataStore.serial(path: target.data) == 2026082201)
+    }
+
     @Test func sameSerialIsAQuietNoOp() throws {
         let installed = try installFirst()
         var st = stat()
