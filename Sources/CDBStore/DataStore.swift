@@ -1,5 +1,6 @@
 import CCDB
 import DNSWire
+import ZoneFile
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -151,8 +152,4 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(path): \(message)" }
-}
-
-func errnoText() -> String {
-    String(cString: strerror(errno))
 }

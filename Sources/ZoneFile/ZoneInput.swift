@@ -209,6 +209,7 @@ public final class ZoneText: @unchecked Sendable {
     }
 }
 
-func errnoText() -> String {
+/// The C library's text for the current errno, for one-line error messages.
+package func errnoText() -> String {
     String(cString: strerror(errno))
 }
