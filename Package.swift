@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
+        .target(name: "Freshness", dependencies: ["DNSWire"]),
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
@@ -39,6 +40,7 @@ let package = Package(
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
+        .testTarget(name: "FreshnessTests", dependencies: ["Freshness"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
     ]
 )
