@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
-        .testTarget(name: "FreshnessTests", dependencies: ["Freshness"]),
+        .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "DNSWire", "TestSupport"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
     ]
 )

@@ -63,3 +63,68 @@ public func run(_ executable: String, _ arguments: [String], directory: String? 
 /// `../shared/zones`, beside the checkout: real root-zone files, never copied.
 public let sharedZones: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/zones").path
+
+/// A loopback address of the test's own in 127.0.0.0/8 and a free high
+/// port, so that parallel tests and other developers never collide.
+public func freeLoopbackEndpoint() -> (address: String, port: UInt16) {
+    let address = "127.\(Int.random(in: 1...254)).\(Int.random(in: 1...254)).\(Int.random(in: 2...254))"
+    return (address, UInt16.random(in: 20000...60000))
+}
+
+/// A real Knot DNS (Debian's `knot`) serving one zone on a loopback address,
+/// as a stand-in live root server. Stopped when the value goes away.
+public final class KnotServer {
+    public let address: String
+    public let port: UInt16
+    private let process = Process()
+    private let scratch: Scratch
+
+    public init(zone: String, origin: String = ".") throws {
+        scratch = try Scratch()
+        (address, port) = freeLoopbackEndpoint()
+        scratch.write("zone", Array(zone.utf8))
+        let config = """
+            server:
+                listen: \(address)@\(port)
+                rundir: \(scratch.path)
+                user: root:root
+                udp-workers: 1
+                tcp-workers: 1
+                background-workers: 1
+            database:
+                storage: \(scratch.path)
+            zone:
+              - domain: "\(origin)"
+                file: \(scratch.path)/zone
+                zonefile-load: whole
+                semantic-checks: off
+                journal-content: none
+            log:
+              - target: stderr
+                any: error
+            """
+        let conf = scratch.write("knot.conf", Array(config.utf8))
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/knotd")
+        process.arguments = ["-c", conf]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Ready when it answers the SOA; a few seconds at most.
+        for _ in 0..<100 {
+            let dig = try run("/usr/bin/dig", ["+short", "+time=1", "+tries=1", "@\(address)", "-p", "\(port)", origin, "SOA"])
+            if dig.status == 0 && !dig.output.isEmpty { return }
+            usleep(50_000)
+        }
+        stop()
+        throw KnotError.notReady
+    }
+
+    public enum KnotError: Error { case notReady }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
