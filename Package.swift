@@ -8,6 +8,8 @@ import PackageDescription
 /// - `ZoneFile`: RFC 1035 master-file parser, gzip input, zone checks and DNSSEC stripping.
 /// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back.
 /// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
+/// - `Freshness`: the SOA monitor and the verdict on how stale the served data is.
+/// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
 let package = Package(
     name: "rootmirror",
     platforms: [.macOS(.v13)],
@@ -16,6 +18,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
@@ -27,6 +31,16 @@ let package = Package(
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
         .target(name: "Freshness", dependencies: ["DNSWire"]),
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "Answering", "Freshness",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
@@ -41,6 +55,7 @@ let package = Package(
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "DNSWire", "TestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "TestSupport"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
     ]
 )

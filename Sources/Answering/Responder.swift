@@ -14,6 +14,13 @@ public struct Reply: Sendable {
     public var kind: ReplyKind
     public var rcode: RCode
     public var truncated: Bool
+
+    public init(length: Int, kind: ReplyKind, rcode: RCode, truncated: Bool) {
+        self.length = length
+        self.kind = kind
+        self.rcode = rcode
+        self.truncated = truncated
+    }
 }
 
 /// Answers one query packet into a caller-provided buffer, allocating

@@ -43,6 +43,12 @@ public final class FreshnessMonitor: Sendable {
         public var time: Int64
         public var results: [SOAProbe.Result]
         public var view: UpstreamView
+
+        public init(time: Int64, results: [SOAProbe.Result], view: UpstreamView) {
+            self.time = time
+            self.results = results
+            self.view = view
+        }
     }
 
     struct State {

@@ -76,6 +76,12 @@ public enum SOAProbe {
         /// The serial, or nil when the upstream did not answer usefully.
         public var serial: UInt32?
         public var error: String?
+
+        public init(upstream: Upstream, serial: UInt32?, error: String?) {
+            self.upstream = upstream
+            self.serial = serial
+            self.error = error
+        }
     }
 
     public static func serials(of zone: DNSName = .root, from upstreams: [Upstream], timeoutMilliseconds: Int = 2000) -> [Result] {
