@@ -45,8 +45,9 @@ let package = Package(
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering",
+                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Network",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

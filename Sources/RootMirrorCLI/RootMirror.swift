@@ -18,15 +18,20 @@ struct RootMirror: ParsableCommand {
             Typical use: `rootmirror compile root.zone.gz -o data.cdb`, then \
             `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
             """,
-        subcommands: [Compile.self, Query.self]
+        subcommands: [Compile.self, Query.self, Serve.self]
     )
 }
 
 /// Prints one line on stderr and exits non-zero: the contract every command
 /// keeps for bad input, so that cron mails exactly what went wrong.
+/// Exit status 64 (EX_USAGE) marks bad arguments, 1 bad input.
 func fail(_ error: any Error, exitCode: Int32 = 1) -> ExitCode {
+    fail("\(error)", exitCode: exitCode)
+}
+
+func fail(_ message: String, exitCode: Int32 = 1) -> ExitCode {
     var stderr = StandardError()
-    print("rootmirror: \(error)", to: &stderr)
+    print("rootmirror: \(message)", to: &stderr)
     return ExitCode(exitCode)
 }
 
