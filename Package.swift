@@ -51,6 +51,8 @@ let package = Package(
             ]
         ),
 
-        // The unit-test targets of the other modules live on main, not on this branch.
+        // The unit-test targets of the other modules live on main; this branch adds the
+        // serve integration tests, which drive the built binary with dig, kdig, Knot and NSD.
+        .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI"]),
     ]
 )
