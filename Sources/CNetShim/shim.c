@@ -2,6 +2,7 @@
  * inline functions in the header. */
 #define _GNU_SOURCE
 #include <sys/socket.h>
+#include <malloc.h>
 #include "CNetShim.h"
 
 _Static_assert(sizeof(cnet_mmsghdr) == sizeof(struct mmsghdr), "cnet_mmsghdr must match struct mmsghdr");
@@ -17,3 +18,8 @@ int cnet_recvmmsg(int fd, cnet_mmsghdr *vec, unsigned int vlen, int flags, struc
 int cnet_sendmmsg(int fd, cnet_mmsghdr *vec, unsigned int vlen, int flags) {
     return sendmmsg(fd, (struct mmsghdr *)vec, vlen, flags);
 }
+
+int cnet_malloc_trim(size_t pad) {
+    return malloc_trim(pad);
+}
+

@@ -26,6 +26,10 @@ typedef struct {
 int cnet_recvmmsg(int fd, cnet_mmsghdr *vec, unsigned int vlen, int flags, struct timespec *timeout);
 int cnet_sendmmsg(int fd, cnet_mmsghdr *vec, unsigned int vlen, int flags);
 
+/* glibc's malloc_trim (<malloc.h>, not in Swift's Glibc module): returns
+ * freed heap memory to the kernel after a zone load. */
+int cnet_malloc_trim(size_t pad);
+
 /* MSG_WAITFORONE is a GNU flag too. */
 extern const int CNET_MSG_WAITFORONE;
 
