@@ -225,3 +225,39 @@ struct DigTests {
         }
     }
 }
+
+@Suite("serve drops privileges")
+struct PrivilegeTests {
+    @Test("--user and --chroot: bound as root, then serving as nobody inside the directory")
+    func userAndChroot() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // The jail must be searchable by the user, and data.cdb readable.
+        let jail = dir.file("jail")
+        try FileManager.default.createDirectory(atPath: jail, withIntermediateDirectories: false)
+        chmod(dir.path, 0o755)
+        chmod(jail, 0o755)
+        try FileManager.default.copyItem(atPath: CompiledData.root2023, toPath: jail + "/data.cdb")
+        chmod(jail + "/data.cdb", 0o644)
+        let server = try RootmirrorServer(data: "data.cdb", directory: dir, extra: ["--user", "nobody", "--chroot", jail])
+        defer { server.stop() }
+
+        let status = try String(contentsOfFile: "/proc/\(server.daemon.pid)/status", encoding: .utf8)
+        let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace).dropFirst()
+        #expect(uids.map(Array.init) == ["65534", "65534", "65534", "65534"], "\(status)")
+        let root = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server.daemon.pid)/root")
+        #expect(root == jail)
+
+        let udp = try UDPClient(server.endpoint)
+        let reply = try Message(parsing: try #require(udp.exchange(makeQuery(".", .soa))))
+        #expect(reply.serialInAnswer == 2023051100)
+        let tcp = try TCPClient(server.endpoint)
+        tcp.write(TCPClient.framed(makeQuery("com", .ns, id: 5)))
+        #expect(try Message(parsing: try #require(tcp.readFrame())).authority.count == 13)
+
+        // Reloads run as the user, inside the jail.
+        try ReloadTests.install(CompiledData.root2026, at: jail + "/data.cdb")
+        server.daemon.signal(SIGHUP)
+        #expect(server.daemon.wait(until: { server.daemon.log.contains("2023051100 -> 2026082200") }), "\(server.daemon.log)")
+    }
+}

@@ -32,7 +32,7 @@ struct TemporaryDirectory {
     let path: String
 
     init() throws {
-        var template = Array("/tmp/rootmirror-test-XXXXXX".utf8CString)
+        var template = Array("/tmp/rootmirror-serve-test-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp: \(String(cString: strerror(errno)))") }
         path = String(cString: made)
     }
@@ -67,9 +67,15 @@ func run(_ executable: String, _ arguments: [String], stdoutPath: String? = nil)
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// data.cdb files compiled once per test run, shared read-only by the tests.
+/// data.cdb files compiled once per test run, shared read-only by the
+/// tests. They live under .build (no test-run teardown exists to remove a
+/// temporary directory), rewritten by each run.
 enum CompiledData {
-    static let directory: TemporaryDirectory = try! TemporaryDirectory()
+    static let directory: String = {
+        let path = Paths.packageRoot + "/.build/serve-test-data"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
 
     /// The 2023051100 root zone, DNSSEC stripped, as `rootmirror compile` writes it.
     static let root2023: String = compile(Paths.signedRootZone, "root-2023.cdb")
@@ -77,7 +83,7 @@ enum CompiledData {
     static let root2026: String = compile(Paths.newerRootZone, "root-2026.cdb")
 
     private static func compile(_ zone: String, _ name: String) -> String {
-        let output = directory.file(name)
+        let output = directory + "/" + name
         let result = try! run(Paths.binary, ["compile", zone, "-o", output])
         precondition(result.status == 0, "compile \(zone) failed: \(result.output)")
         return output
