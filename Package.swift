@@ -10,6 +10,9 @@ import PackageDescription
 /// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
 /// - `Freshness`: the SOA monitor and the verdict on how stale the served data is.
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
+/// - `Network`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop.
+///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
+///   resident with the root zone) has no room for it.
 let package = Package(
     name: "rootmirror",
     platforms: [.macOS(.v13)],
@@ -20,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
@@ -41,11 +45,23 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        /// recvmmsg/sendmmsg need _GNU_SOURCE, which Swift's Glibc module is not built with.
+        .target(name: "CNetShim"),
+        .target(
+            name: "Network",
+            dependencies: [
+                "DNSWire", "CDBStore", "Answering", "CNetShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering",
+                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Network",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -57,5 +73,7 @@ let package = Package(
         .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "DNSWire", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "TestSupport"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
+        // serve's integration tests drive the built binary with dig, kdig, Knot and NSD.
+        .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI", "TestSupport"]),
     ]
 )

@@ -18,7 +18,7 @@ struct RootMirror: ParsableCommand {
             Typical use: `rootmirror compile root.zone.gz -o data.cdb`, then \
             `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
             """,
-        subcommands: [Compile.self, Query.self]
+        subcommands: [Compile.self, Query.self, Serve.self]
     )
 }
 
