@@ -49,6 +49,7 @@ public final class Server {
         signal(SIGPIPE, SIG_IGN)
 
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
+        let memory = ResidentMemory()
         let udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, logger: logger)
         let tcp: TCPServer
         do {
@@ -69,7 +70,7 @@ public final class Server {
             // the user and inside the jail, exactly as every reload will need.
             seen = FileIdentity(path: c.dataPath)
             holder = ZoneHolder(try load())
-            returnFreedMemory()
+            memory.shed()
         } catch {
             tcp.stop()
             udp.stop()
@@ -93,7 +94,7 @@ public final class Server {
             if trimPending {
                 // One interval after a reload the workers have let go of
                 // the old index (each drops it at its next batch).
-                returnFreedMemory()
+                memory.shed()
                 trimPending = false
             }
             if s == SIGTERM || s == SIGINT {
@@ -116,14 +117,6 @@ public final class Server {
         tcp.stop()
         udp.stop()
         logger.info("stopped")
-    }
-
-    /// Loading builds every record as a value before indexing them: a few
-    /// megabytes that are freed again but that glibc keeps in its heap.
-    /// Handing them back to the kernel keeps the resident size to what the
-    /// index needs (the 12 MB goal); it runs only after a load, never per query.
-    private func returnFreedMemory() {
-        _ = cnet_malloc_trim(0)
     }
 
     private func load() throws(ServeError) -> ZoneIndex {
