@@ -70,7 +70,6 @@ public final class Server {
             // the user and inside the jail, exactly as every reload will need.
             seen = FileIdentity(path: c.dataPath)
             holder = ZoneHolder(try load())
-            memory.shed()
         } catch {
             tcp.stop()
             udp.stop()
@@ -86,13 +85,17 @@ public final class Server {
             "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
         ])
 
+        // Start-up is over once the transports run: shed its memory now and
+        // once more an interval later, when the threads have settled.
+        memory.shed()
+
         // This thread now only watches: signals, and data.cdb once per interval.
         var timeout = timespec(tv_sec: c.pollInterval, tv_nsec: 0)
-        var trimPending = false
+        var trimPending = true
         while true {
             let s = sigtimedwait(&signals, nil, &timeout)
             if trimPending {
-                // One interval after a reload the workers have let go of
+                // One interval after a (re)load the workers have let go of
                 // the old index (each drops it at its next batch).
                 memory.shed()
                 trimPending = false
