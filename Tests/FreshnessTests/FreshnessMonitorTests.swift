@@ -34,8 +34,8 @@ import TestSupport
     }
 
     @Test func noUpstreamIsAReportedCondition() {
-        let closed = freeLoopbackEndpoint()
-        let monitor = FreshnessMonitor(configuration: .init(timeoutMilliseconds: 200, upstreams: [Upstream("\(closed.address):\(closed.port)")!]),
+        let closed = Endpoint.random()
+        let monitor = FreshnessMonitor(configuration: .init(timeoutMilliseconds: 200, upstreams: [Upstream("\(closed.host):\(closed.port)")!]),
                                        served: { nil })
         #expect(monitor.checkNow().view == .unknown)
         #expect(monitor.failedCheckCount == 1)

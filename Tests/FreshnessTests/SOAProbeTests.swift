@@ -30,7 +30,8 @@ import TestSupport
 
     @Test func silentAndClosedUpstreamsAreReportedNotFatal() throws {
         // A UDP socket that never answers, and a port where nothing listens.
-        let (address, port) = freeLoopbackEndpoint()
+        let endpoint = Endpoint.random()
+        let (address, port) = (endpoint.host, endpoint.port)
         let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(silent) }
         var sa = sockaddr_in()
@@ -39,9 +40,9 @@ import TestSupport
         inet_pton(AF_INET, address, &sa.sin_addr)
         let bound = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         try #require(bound == 0)
-        let closed = freeLoopbackEndpoint()
+        let closed = Endpoint.random()
         let live = try KnotServer(zone: zone(serial: 7))
-        let results = SOAProbe.serials(from: [Upstream("\(address):\(port)")!, Upstream("\(closed.address):\(closed.port)")!,
+        let results = SOAProbe.serials(from: [Upstream("\(address):\(port)")!, Upstream("\(closed.host):\(closed.port)")!,
                                               Upstream("\(live.address):\(live.port)")!], timeoutMilliseconds: 300)
         #expect(results[0].serial == nil && results[0].error?.contains("no answer within 300 ms") == true)
         #expect(results[1].serial == nil && results[1].error != nil)
@@ -50,7 +51,8 @@ import TestSupport
 
     @Test func truncatedReplyIsRetriedOverTCP() throws {
         // A minimal server: UDP replies with TC and no records; TCP gives the SOA.
-        let (address, port) = freeLoopbackEndpoint()
+        let endpoint = Endpoint.random()
+        let (address, port) = (endpoint.host, endpoint.port)
         let script = """
             import socket, struct, threading
             addr = ("\(address)", \(port))

@@ -9,18 +9,9 @@ import Glibc
 // removed by `defer`, and a deliberately simple reading of the shared root
 // zones that owes nothing to rootmirror's own parser.
 
-/// The `rootmirror` binary SwiftPM built beside this test bundle.
-let rootmirror: String = {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rootmirror").path
-}()
+let rootmirror = rootmirrorBinary
 
 extension Scratch {
-    /// Removes the directory now. Tests call it from `defer` right after
-    /// creating the scratch, so it goes whether the test passes, fails an
-    /// expectation or throws (and the object stays alive until then).
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-
     func makeDirectory(_ name: String) throws -> String {
         let directory = "\(path)/\(name)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -77,11 +68,6 @@ struct RealZone: Sendable {
     func records(_ owner: String, _ type: String) -> [ZoneRecord] {
         records.filter { $0.owner == owner && $0.type == type }
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Each shared zone read once per test process (Swift initialises globals

@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Testing
+import TestSupport
 
 /// rootmirror against Knot DNS and NSD (Debian's knot and nsd) serving the
 /// same DNSSEC-stripped root zone, on root-shaped traffic.
@@ -55,7 +56,7 @@ struct DifferentialTests {
 
     /// Writes the stripped zone the peers load: the signed zone without its
     /// DNSSEC records, exactly the records `rootmirror compile` keeps.
-    static func strippedZone(in dir: TemporaryDirectory) throws -> String {
+    static func strippedZone(in dir: Scratch) throws -> String {
         let zone = dir.file("root.zone")
         let awk = #"$4 !~ /^(RRSIG|NSEC|NSEC3|NSEC3PARAM|DNSKEY|DS|CDS|CDNSKEY|ZONEMD)$/"#
         let result = try run("/bin/sh", ["-c", "zcat '\(Paths.signedRootZone)' | awk '\(awk)' > '\(zone)'"])
@@ -63,7 +64,7 @@ struct DifferentialTests {
         return zone
     }
 
-    static func startKnot(zone: String, dir: TemporaryDirectory, endpoint: Endpoint) throws -> Daemon {
+    static func startKnot(zone: String, dir: Scratch, endpoint: Endpoint) throws -> Daemon {
         let storage = dir.file("knot")
         try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
         let config = """
@@ -95,7 +96,7 @@ struct DifferentialTests {
         return try Daemon(name: "knotd", executable: "/usr/sbin/knotd", arguments: ["-c", dir.file("knot.conf")], logPath: dir.file("knot.log"))
     }
 
-    static func startNSD(zone: String, dir: TemporaryDirectory, endpoint: Endpoint) throws -> Daemon {
+    static func startNSD(zone: String, dir: Scratch, endpoint: Endpoint) throws -> Daemon {
         let state = dir.file("nsd")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let config = """
@@ -141,7 +142,7 @@ struct DifferentialTests {
 
     @Test("a few thousand make-queries.py queries, with and without EDNS, compared with Knot and NSD")
     func compareWithKnotAndNSD() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let zone = try Self.strippedZone(in: dir)
         let ours = try RootmirrorServer(data: CompiledData.root2023, directory: dir)

@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Testing
+import TestSupport
 
 /// What dig or kdig printed, reduced to the fields the tests check. Both
 /// tools' outputs are read lower-cased: dig writes `flags: qr aa;` and
@@ -49,7 +50,7 @@ func query(_ tool: Tool, _ server: Endpoint, _ args: [String]) throws -> ToolRep
 struct DigTests {
     @Test("dig and kdig over UDP and TCP, with and without EDNS")
     func toolsTransportsEDNS() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
         defer { server.stop() }
@@ -80,7 +81,7 @@ struct DigTests {
 
     @Test("IPv6 listener with the [::1]:port syntax")
     func ipv6() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let v4 = Endpoint.random()
         let v6port = UInt16.random(in: 20000...60000)
@@ -94,7 +95,7 @@ struct DigTests {
 
     @Test("root-server behaviour: NXDOMAIN, DS at a cut, names below a cut, case, ANY, transfers")
     func rootBehaviour() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
         defer { server.stop() }
@@ -145,7 +146,7 @@ struct DigTests {
 
     @Test("CHAOS identity: configured, off, and every other non-IN query REFUSED")
     func chaos() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir,
                                           extra: ["--chaos-identity", "mirror-7", "--chaos-version", "rootmirror test"])
@@ -164,7 +165,7 @@ struct DigTests {
             #expect(refused.status == "refused", "\(name) \(type) \(rclass)\n\(refused.text)")
         }
 
-        let dir2 = try TemporaryDirectory()
+        let dir2 = try Scratch()
         defer { dir2.remove() }
         let quiet = try RootmirrorServer(data: CompiledData.root2023, directory: dir2, extra: ["--chaos-identity", "", "--chaos-version", ""])
         defer { quiet.stop() }
@@ -176,7 +177,7 @@ struct DigTests {
 
     @Test("--max-udp-payload caps what EDNS clients are offered and sent")
     func payloadCap() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir, extra: ["--max-udp-payload", "600"])
         defer { server.stop() }
@@ -188,7 +189,7 @@ struct DigTests {
 
     @Test("a missing or invalid data.cdb, or a bad argument, is one line and a non-zero exit")
     func startErrors() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let garbage = dir.file("garbage.cdb")
         try Array(repeating: UInt8(0x41), count: 5000).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: garbage)) }
@@ -205,16 +206,16 @@ struct DigTests {
             (["-d", CompiledData.root2023, "--user", "no-such-user-here"], 1, "no such user"),
         ] {
             let result = try run(Paths.binary, ["serve", "--listen", listen] + args)
-            let lines = result.output.split(separator: "\n")
-            #expect(result.status == status, "\(args): \(result.output)")
-            #expect(lines.count == 1 && lines[0].hasPrefix("rootmirror: ") && lines[0].contains(text), "\(args): \(result.output)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(result.status == status, "\(args): \(result.stderr)")
+            #expect(lines.count == 1 && lines[0].hasPrefix("rootmirror: ") && lines[0].contains(text), "\(args): \(result.stderr)")
         }
     }
 
     @Test("SIGTERM and SIGINT stop the server cleanly")
     func gracefulStop() throws {
         for signal in [SIGTERM, SIGINT] {
-            let dir = try TemporaryDirectory()
+            let dir = try Scratch()
             defer { dir.remove() }
             let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
             defer { server.stop() }
@@ -230,7 +231,7 @@ struct DigTests {
 struct PrivilegeTests {
     @Test("--user and --chroot: bound as root, then serving as nobody inside the directory")
     func userAndChroot() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         // The jail must be searchable by the user, and data.cdb readable.
         let jail = dir.file("jail")

@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Testing
+import TestSupport
 
 /// Raw packets, each built by hand to break one rule, sent over UDP to a
 /// running server: each must get its specified reaction, and the server
@@ -88,7 +89,7 @@ struct MalformedTests {
 
     @Test("each malformed packet gets its reaction, and normal queries are answered after each")
     func malformedPackets() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
         defer { server.stop() }
@@ -128,7 +129,7 @@ struct MalformedTests {
 
     @Test("malformed frames over TCP get the same reactions, on the same connection")
     func malformedOverTCP() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
         defer { server.stop() }

@@ -2,6 +2,7 @@ import DNSWire
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// Hot reload: data.cdb replaced by rename, or SIGHUP, while queries flow.
 @Suite("serve reloads data.cdb")
@@ -75,7 +76,7 @@ struct ReloadTests {
 
     @Test("replacing data.cdb by rename and SIGHUP switch data without a failed query; bad files are refused")
     func reloadUnderQueries() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let data = dir.file("data.cdb")
         try Self.install(CompiledData.root2023, at: data)
@@ -119,7 +120,7 @@ struct ReloadTests {
 
     @Test("a data.cdb that disappears keeps the old data serving")
     func fileRemoved() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let data = dir.file("data.cdb")
         try Self.install(CompiledData.root2023, at: data)

@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Testing
+import TestSupport
 
 /// Paths the integration tests need: the built binary, the shared zones.
 enum Paths {
@@ -11,60 +12,12 @@ enum Paths {
         return url.path
     }()
 
-    /// `rootmirror`, built by `swift test` beside the test bundle.
-    static let binary: String = {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return exe.deletingLastPathComponent().appendingPathComponent("rootmirror").path
-    }()
-
-    /// ../shared/zones beside the checkout (the worktree, and CI's clone).
-    static let zones: String = {
-        URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared/zones").path
-    }()
+    static let binary = rootmirrorBinary
+    static let zones = sharedZones
 
     static let signedRootZone = zones + "/root-2023051100.zone.gz"
     static let newerRootZone = zones + "/root-2026082200-nosig.zone.gz"
     static let makeQueries = URL(fileURLWithPath: zones).deletingLastPathComponent().appendingPathComponent("bench/make-queries.py").path
-}
-
-/// A directory of its own under /tmp, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/rootmirror-serve-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp: \(String(cString: strerror(errno)))") }
-        path = String(cString: made)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Runs a command to completion; returns its exit status and standard output.
-@discardableResult
-func run(_ executable: String, _ arguments: [String], stdoutPath: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    if let stdoutPath {
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-    } else {
-        process.standardOutput = pipe
-    }
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// data.cdb files compiled once per test run, shared read-only by the
@@ -88,20 +41,6 @@ enum CompiledData {
         precondition(result.status == 0, "compile \(zone) failed: \(result.output)")
         return output
     }
-}
-
-/// A loopback address and port of a test's own: 127.77.x.y and a random
-/// high port, so that parallel tests, and anything else on this machine,
-/// never collide.
-struct Endpoint: CustomStringConvertible {
-    let host: String
-    let port: UInt16
-
-    static func random() -> Endpoint {
-        Endpoint(host: "127.77.\(Int.random(in: 1...254)).\(Int.random(in: 1...254))", port: UInt16.random(in: 20000...60000))
-    }
-
-    var description: String { "\(host):\(port)" }
 }
 
 /// A server process started by a test. `stop()` must run on every path
@@ -158,7 +97,7 @@ final class RootmirrorServer {
 
     /// Starts the server and waits for its "serving" log line. A port that
     /// happens to be taken is retried on another endpoint.
-    init(data: String, directory: TemporaryDirectory, extra: [String] = [], endpoint fixed: Endpoint? = nil) throws {
+    init(data: String, directory: Scratch, extra: [String] = [], endpoint fixed: Endpoint? = nil) throws {
         var lastLog = ""
         for attempt in 0..<5 {
             let endpoint = fixed ?? Endpoint.random()

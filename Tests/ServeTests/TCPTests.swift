@@ -1,13 +1,14 @@
 import DNSWire
 import Foundation
 import Testing
+import TestSupport
 
 /// RFC 7766 behaviour of the TCP listener.
 @Suite("serve over TCP")
 struct TCPTests {
     @Test("pipelined queries are all answered, in order, on one connection")
     func pipelining() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
         defer { server.stop() }
@@ -29,7 +30,7 @@ struct TCPTests {
 
     @Test("queries split across writes at every byte are reassembled")
     func partialWrites() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
         defer { server.stop() }
@@ -60,7 +61,7 @@ struct TCPTests {
 
     @Test("a client that reads its replies slowly gets every byte of them")
     func slowReader() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir)
         defer { server.stop() }
@@ -81,7 +82,7 @@ struct TCPTests {
 
     @Test("idle connections are closed after --tcp-idle-timeout")
     func idleTimeout() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir, extra: ["--tcp-idle-timeout", "1"])
         defer { server.stop() }
@@ -94,7 +95,7 @@ struct TCPTests {
 
     @Test("at the connection cap, the oldest idle connection is closed to admit a new one")
     func connectionCap() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir, extra: ["--tcp-max-connections", "3"])
         defer { server.stop() }
@@ -124,7 +125,7 @@ struct TCPTests {
 
     @Test("stalled and flooding TCP clients do not delay UDP answers")
     func tcpNeverDelaysUDP() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try Scratch()
         defer { dir.remove() }
         let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir, extra: ["--tcp-max-connections", "40"])
         defer { server.stop() }

@@ -29,7 +29,7 @@ import TestSupport
 
     @Test func healthJSONAndStatusCodes() throws {
         let age = Mutex<Int64>(3 * 3600)
-        let (host, _) = freeLoopbackEndpoint()
+        let host = Endpoint.random().host
         let server = try StatusServer(host: host, port: 0, health: { report(age: age.withLock { $0 }) }, metrics: { "" })
         defer { server.stop() }
         let url = "http://\(host):\(server.localAddress!.port!)"
@@ -61,7 +61,7 @@ import TestSupport
     }
 
     @Test func noDataIs503() throws {
-        let (host, _) = freeLoopbackEndpoint()
+        let host = Endpoint.random().host
         let server = try StatusServer(host: host, port: 0, health: { report(age: 0, serial: nil) }, metrics: { "" })
         defer { server.stop() }
         let r = try curl("http://\(host):\(server.localAddress!.port!)/health")
@@ -76,7 +76,7 @@ import TestSupport
         metrics.record(Reply(length: 12, kind: .error, rcode: .formErr, truncated: false), transport: .udp)
         metrics.record(Reply(length: 0, kind: .error, rcode: .formErr, truncated: false), transport: .udp)
         metrics.zoneSerial.set(to: 2_026_082_201.0)
-        let (host, _) = freeLoopbackEndpoint()
+        let host = Endpoint.random().host
         let server = try StatusServer(host: host, port: 0, health: { report(age: 0) }, metrics: { metrics.exposition() })
         defer { server.stop() }
         let scraped = try curl("http://\(host):\(server.localAddress!.port!)/metrics")
