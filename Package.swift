@@ -10,9 +10,11 @@ import PackageDescription
 /// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
 /// - `Freshness`: the SOA monitor and the verdict on how stale the served data is.
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
-/// - `Network`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop.
+/// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop.
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
 ///   resident with the root zone) has no room for it.
+/// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
+///   install; the lock and the state file beside data.cdb.
 let package = Package(
     name: "rootmirror",
     platforms: [.macOS(.v13)],
@@ -24,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
@@ -48,7 +51,7 @@ let package = Package(
         /// recvmmsg/sendmmsg need _GNU_SOURCE, which Swift's Glibc module is not built with.
         .target(name: "CNetShim"),
         .target(
-            name: "Network",
+            name: "DNSServer",
             dependencies: [
                 "DNSWire", "CDBStore", "Answering", "CNetShim",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -56,10 +59,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "Refresh",
+            dependencies: [
+                "DNSWire", "ZoneFile", "CDBStore", "CGPGME",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Network",
+                "DNSWire", "ZoneFile", "CDBStore", "Answering", "DNSServer", "Refresh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,6 +85,8 @@ let package = Package(
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "DNSWire", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "TestSupport"]),
+        // The end-to-end tests run the built `rootmirror` binary (hence RootMirrorCLI).
+        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "TestSupport", "RootMirrorCLI"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
         // serve's integration tests drive the built binary with dig, kdig, Knot and NSD.
         .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI", "TestSupport"]),

@@ -119,6 +119,27 @@ public enum DataStore {
         return records
     }
 
+    /// The SOA serial of the zone apex `apex` in an installed data.cdb, or
+    /// nil when there is no readable file or no SOA. One hashed lookup, not
+    /// a full load: `refresh` asks this on every run, before it downloads.
+    public static func serial(path: String, apex: DNSName = .root) -> UInt32? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var db = cdb()
+        guard cdb_init(&db, fd) == 0 else { return nil }
+        defer { cdb_free(&db) }
+        let key = apex.lowercased().wire
+        var finder = cdb_find()
+        guard key.withUnsafeBytes({ cdb_findinit(&finder, &db, $0.baseAddress, UInt32($0.count)) }) >= 0 else { return nil }
+        while cdb_findnext(&finder) > 0 {
+            let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
+            guard value.count > valueHeaderSize, UInt16(value[0]) << 8 | UInt16(value[1]) == RRType.soa.rawValue else { continue }
+            return SOAFields(rdata: Array(value[valueHeaderSize...]))?.serial
+        }
+        return nil
+    }
+
     private static func record(owner: DNSName, value: [UInt8], path: String, at offset: UInt32) throws(StoreError) -> ResourceRecord {
         guard value.count >= valueHeaderSize, value[2] == UInt8(ascii: "=") else {
             throw StoreError(path: path, message: "record for \(owner) at byte \(offset) is malformed or location-specific")

@@ -1,7 +1,7 @@
 import Answering
 import ArgumentParser
 import Logging
-import Network
+import DNSServer
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -40,12 +40,11 @@ public final class Server {
     /// cannot be loaded: the caller prints the one line and exits non-zero.
     public func run() throws(ServeError) {
         let c = configuration
-        // Signals are taken synchronously by this thread (sigtimedwait), so
-        // they are blocked before any other thread exists and inherits the mask.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&signals, s) }
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        // Signals arrive through a pipe: their handlers only write the
+        // signal number to it, on whatever thread the kernel picks (threads
+        // of the Swift runtime may exist before this point, so no signal
+        // mask can cover them all), and this thread reads it.
+        let signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT])
         signal(SIGPIPE, SIG_IGN)
 
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
@@ -90,10 +89,9 @@ public final class Server {
         memory.shed()
 
         // This thread now only watches: signals, and data.cdb once per interval.
-        var timeout = timespec(tv_sec: c.pollInterval, tv_nsec: 0)
         var trimPending = true
         while true {
-            let s = sigtimedwait(&signals, nil, &timeout)
+            let s = signals.wait(milliseconds: c.pollInterval * 1000)
             if trimPending {
                 // One interval after a (re)load the workers have let go of
                 // the old index (each drops it at its next batch).

@@ -1,0 +1,114 @@
+import ZoneFile
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `data.cdb.state`: what the last successful refresh did, for the next run
+/// (conditional GET) and for the freshness monitor (how long since a refresh
+/// last succeeded). Plain `key=value` lines, `#` comments, unknown keys
+/// ignored, so a shell script can `grep` it and a later version can add
+/// keys. Rewritten whole, atomically (temporary file, fsync, rename), after
+/// every successful run, including one that found nothing new; a failed run
+/// leaves it as it was.
+///
+/// ```
+/// last_success=1795429362       unix seconds of the last successful run
+/// result=installed              installed | unchanged (same serial) | not-modified (HTTP 304)
+/// serial=2023051100             the zone serial now installed
+/// source=https://www.internic.net/domain/root.zone.gz
+/// last_install=1795429362       unix seconds data.cdb was last replaced by refresh
+/// etag="5f3-5fb5d8d1"           validators of `source`, for If-None-Match
+/// last_modified=Thu, 11 May 2023 10:09:41 GMT    ... and If-Modified-Since
+/// ```
+public struct RefreshState: Sendable, Equatable {
+    public var lastSuccess: Int64?
+    public var result: String?
+    public var serial: UInt32?
+    public var source: String?
+    public var lastInstall: Int64?
+    public var etag: String?
+    public var lastModified: String?
+
+    public init() {}
+
+    public static func path(forData data: String) -> String { "\(data).state" }
+
+    /// The state beside `data`, or an empty one when there is none yet. A
+    /// damaged file is read as far as it makes sense: at worst the next
+    /// download is unconditional.
+    public static func read(forData data: String) -> RefreshState {
+        guard let bytes = readSmallFile(path(forData: data), limit: 1 << 16) else { return RefreshState() }
+        return RefreshState(parsing: String(decoding: bytes, as: UTF8.self))
+    }
+
+    public init(parsing text: String) {
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<equals]).trimmingWhitespace()
+            let value = String(line[line.index(after: equals)...]).trimmingWhitespace()
+            switch key {
+            case "last_success": lastSuccess = Int64(value)
+            case "result": result = value
+            case "serial": serial = UInt32(value)
+            case "source": source = value
+            case "last_install": lastInstall = Int64(value)
+            case "etag": etag = value
+            case "last_modified": lastModified = value
+            default: break
+            }
+        }
+    }
+
+    public var text: String {
+        var lines = ["# rootmirror refresh state, rewritten after each successful run (see README.md)"]
+        func add(_ key: String, _ value: String?) {
+            // A value can never break the line format, whatever a server sends.
+            if let value { lines.append("\(key)=\(String(value.filter { $0 != "\n" && $0 != "\r" }))") }
+        }
+        add("last_success", lastSuccess.map(String.init))
+        add("result", result)
+        add("serial", serial.map(String.init))
+        add("source", source)
+        add("last_install", lastInstall.map(String.init))
+        add("etag", etag)
+        add("last_modified", lastModified)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Temporary file beside the target, fsync, rename: a reader (or a crash)
+    /// sees the old state or the new one, never half a file.
+    public func write(forData data: String) throws(RefreshError) {
+        let path = Self.path(forData: data)
+        let temporary = "\(path).tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RefreshError(.local, "\(temporary): cannot create: \(errnoText())") }
+        let bytes = Array(text.utf8)
+        let written = Glibc.write(fd, bytes, bytes.count)
+        let synced = written == bytes.count && fsync(fd) == 0
+        let why = errnoText()
+        close(fd)
+        guard synced, rename(temporary, path) == 0 else {
+            let why = synced ? errnoText() : why
+            unlink(temporary)
+            throw RefreshError(.local, "\(path): cannot write state: \(why)")
+        }
+    }
+}
+
+/// The whole of a small file, or nil if it cannot be read or is larger than
+/// `limit` (a state file or a keyring is a few KiB; anything bigger is not one).
+func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while bytes.count <= limit {
+        let n = Glibc.read(fd, &chunk, chunk.count)
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { return nil }
+        if n == 0 { return bytes }
+        bytes += chunk[..<n]
+    }
+    return nil
+}

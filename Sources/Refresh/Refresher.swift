@@ -1,0 +1,218 @@
+import CDBStore
+import Dispatch
+import DNSWire
+import Logging
+import ZoneFile
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one refresh is asked to do.
+public struct RefreshOptions: Sendable {
+    public enum Source: Sendable {
+        /// A mirror: a directory URL (root.zone.gz is appended) or the
+        /// URL of the .gz itself; the signature is the same URL plus ".sig".
+        case url(String)
+        /// Files already on disk, verified and installed the same way.
+        case files(zone: String, signature: String)
+    }
+
+    public static let internicURL = "https://www.internic.net/domain/"
+
+    public var data = "data.cdb"
+    public var source = Source.url(internicURL)
+    public var verifier = SignatureVerifier.internic
+    /// Install even when the serial is not newer than the installed one,
+    /// and download even when the server says nothing changed.
+    public var force = false
+    /// Refuse a zone with fewer delegations than this even when validly
+    /// signed: a truncated or test zone signed by mistake must not replace
+    /// the root (the real one has about 1,450).
+    public var minimumTLDs = 1000
+    /// Decompressed size cap for the zone text (gzip bombs).
+    public var maximumZoneSize = ZoneText.defaultMaximumSize
+    public var fetch = FetchOptions()
+
+    public init() {}
+
+    /// The zone and signature URLs for a mirror URL.
+    public static func urls(for mirror: String) -> (zone: String, signature: String) {
+        let zone = mirror.hasSuffix(".gz") ? mirror : (mirror.hasSuffix("/") ? mirror : mirror + "/") + "root.zone.gz"
+        return (zone, zone + ".sig")
+    }
+}
+
+/// What a successful refresh did.
+public struct RefreshOutcome: Sendable, Equatable {
+    public enum Action: String, Sendable {
+        /// A new data.cdb was installed.
+        case installed
+        /// A validly signed zone with the installed serial: nothing to do.
+        case unchanged
+        /// The server answered 304: nothing was downloaded.
+        case notModified = "not-modified"
+    }
+
+    public var action: Action
+    /// The serial now installed (nil only if a 304 came with no data.cdb to read).
+    public var serial: UInt32?
+    public var previousSerial: UInt32?
+    public var tlds: Int?
+    public var source: String
+    public var signer: String?
+}
+
+/// fetch → verify ∥ (gunzip → parse → strip → check) → judge → install.
+///
+/// The order is what makes it safe to run from cron on a resolver's data:
+/// - one run at a time (flock), leftovers of killed runs removed first;
+/// - nothing is installed before the signature is known good; the zone is
+///   parsed while gpg checks it, because the two together take little more
+///   than the slower one, but the parse result is only looked at after;
+/// - a good signature is not enough: an older serial (RFC 1982) or too few
+///   TLDs is refused, so a replayed old zone or a signed test file cannot
+///   replace current data;
+/// - data.cdb is replaced by rename, so the server (which watches for the
+///   rename) and tinydns see the old file or the new one, never a mix; on
+///   any failure it stays byte for byte as it was;
+/// - every temporary file lives in one workspace removed on every path.
+public enum Refresher {
+    /// Warnings (a retry, say) on stderr for a person at a terminal; with
+    /// `quiet`, nothing: under cron only the final failure line is mailed.
+    public static func standardErrorLogger(quiet: Bool) -> Logger {
+        var logger = Logger(label: "rootmirror.refresh") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = quiet ? .critical : .warning
+        return logger
+    }
+
+    public static func run(_ options: RefreshOptions, logger: Logger = Logger(label: "rootmirror.refresh"),
+                           progress: Progress? = nil, now: @Sendable () -> Int64 = { Int64(time(nil)) }) async throws(RefreshError) -> RefreshOutcome {
+        let lock = try RunLock(data: options.data)
+        defer { withExtendedLifetime(lock) {} }
+        Workspace.removeStale(beside: options.data)
+        let workspace = try Workspace(data: options.data)
+        defer { workspace.remove() }
+
+        var state = RefreshState.read(forData: options.data)
+        let installed = DataStore.serial(path: options.data)
+
+        let zonePath: String, signaturePath: String, sourceName: String
+        var validators: Validators?
+        switch options.source {
+        case .files(let zone, let signature):
+            // The state file names the source for whoever reads it later,
+            // from another directory: an absolute path.
+            let absolute = realpath(zone, nil).map { resolved in
+                defer { free(resolved) }
+                return String(cString: resolved)
+            } ?? zone
+            (zonePath, signaturePath, sourceName) = (zone, signature, absolute)
+        case .url(let mirror):
+            let urls = RefreshOptions.urls(for: mirror)
+            (zonePath, signaturePath, sourceName) = (workspace.file("root.zone.gz"), workspace.file("root.zone.gz.sig"), urls.zone)
+            // Ask "changed since?" only when what we have came from this URL
+            // and is still there: otherwise a 304 would keep nothing.
+            let conditional = !options.force && installed != nil && state.source == urls.zone
+                ? Validators(etag: state.etag, lastModified: state.lastModified) : nil
+            let fetched: FetchResult
+            do {
+                fetched = try await Fetcher.with(options: options.fetch, logger: logger, progress: progress) { fetcher in
+                    let zone = try await fetcher.fetch(urls.zone, to: zonePath, conditional: conditional?.isEmpty == false ? conditional : nil)
+                    if case .downloaded = zone {
+                        _ = try await fetcher.fetch(urls.signature, to: signaturePath, maximumSize: 64 << 10)
+                    }
+                    return zone
+                }
+            } catch let error as RefreshError {
+                throw error
+            } catch {
+                throw RefreshError(.fetch, "\(urls.zone): \(Fetcher.describe(error))")
+            }
+            switch fetched {
+            case .notModified:
+                state.lastSuccess = now()
+                state.result = RefreshOutcome.Action.notModified.rawValue
+                state.serial = installed
+                try state.write(forData: options.data)
+                return RefreshOutcome(action: .notModified, serial: installed, previousSerial: installed, source: urls.zone)
+            case .downloaded(_, let fresh):
+                validators = fresh
+            }
+        }
+
+        let (signer, zone) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, home: workspace.gnupgHome, options: options)
+
+        let serial = zone.soa.serial
+        guard zone.delegationCount >= options.minimumTLDs else {
+            throw RefreshError(.data, "\(sourceName): serial \(serial) has only \(zone.delegationCount) TLDs, "
+                + "fewer than the floor of \(options.minimumTLDs); not installed")
+        }
+        var action = RefreshOutcome.Action.installed
+        if let installed, !options.force {
+            if serial == installed {
+                action = .unchanged
+            } else if !SerialNumber.isNewer(serial, than: installed) {
+                throw RefreshError(.data, "\(sourceName): serial \(serial) is older than the installed \(installed); "
+                    + "not installed (--force overrides)")
+            }
+        }
+        if action == .installed {
+            do {
+                try DataStore.write(zone.records, to: options.data)
+            } catch {
+                throw RefreshError(.local, "\(error)")
+            }
+            state.lastInstall = now()
+        }
+        state.lastSuccess = now()
+        state.result = action.rawValue
+        state.serial = serial
+        state.source = sourceName
+        state.etag = validators?.etag
+        state.lastModified = validators?.lastModified
+        try state.write(forData: options.data)
+        return RefreshOutcome(action: action, serial: serial, previousSerial: installed, tlds: zone.delegationCount,
+                              source: sourceName, signer: signer.fingerprint)
+    }
+
+    /// Checks the signature on another thread (gpg runs as a child process,
+    /// so this is mostly waiting) while this one inflates, parses and checks
+    /// the zone. The signature's verdict is taken first: a parse error in a
+    /// file that is not validly signed says nothing worth reporting.
+    static func verifyAndPrepare(zone: String, signature: String, home: String,
+                                 options: RefreshOptions) throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone) {
+        let verification = Verification()
+        let verifier = options.verifier
+        DispatchQueue.global(qos: .userInitiated).async {
+            verification.finish(Result { () throws(RefreshError) in
+                try verifier.verify(signature: signature, data: zone, home: home)
+            })
+        }
+        let prepared: Result<CheckedZone, RefreshError>
+        do {
+            let text = try ZoneText(path: zone, maximumSize: options.maximumZoneSize)
+            let options = ZoneParser.Options(origin: .root, keepDNSSEC: false)
+            prepared = .success(try ZoneCompiler.prepare(zoneText: text, options: options))
+        } catch {
+            prepared = .failure(RefreshError(.data, "\(error)"))
+        }
+        let signer = try verification.wait().get()
+        return (signer, try prepared.get())
+    }
+}
+
+/// The verifier thread's result, handed over once.
+private final class Verification: @unchecked Sendable {
+    private var result: Result<SignatureVerifier.Signer, RefreshError>?
+    private let done = DispatchSemaphore(value: 0)
+
+    func finish(_ result: Result<SignatureVerifier.Signer, RefreshError>) {
+        self.result = result
+        done.signal()
+    }
+
+    func wait() -> Result<SignatureVerifier.Signer, RefreshError> {
+        done.wait()
+        return result!
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Refresh
+
+struct RefreshCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "refresh",
+        abstract: "Fetch the signed root zone, verify it, compile it and install data.cdb.",
+        discussion: """
+            Downloads root.zone.gz and root.zone.gz.sig (from internic unless --url), checks the \
+            signature with gpgme against the pinned internic key in a private GnuPG home, compiles \
+            the zone and installs data.cdb by rename, so that `serve` picks it up. On any failure \
+            data.cdb stays as it was and one line on stderr says why.
+
+            Refused even when validly signed: a serial older than the installed one (--force \
+            overrides), fewer TLDs than --min-tlds. The same serial is a quiet success. State \
+            (last success, serial, source, HTTP validators) is kept in DATA.state, the lock in \
+            DATA.lock.
+
+            Exit status: 0 installed or nothing new; 1 local failure (cannot write); 2 fetch \
+            (network, HTTP status, timeout, over the size cap); 3 signature (bad, wrong key, \
+            revoked or expired key, unusable keyring); 4 data (corrupt gzip, zone errors, older \
+            serial, too few TLDs); 5 another refresh is running; 64 bad arguments.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The data.cdb to install.")
+    var data = "data.cdb"
+
+    @Option(help: "Mirror to fetch from: a directory URL (root.zone.gz is appended) or the .gz URL; the signature is URL.sig.")
+    var url = RefreshOptions.internicURL
+
+    @Option(help: "Verify against the OpenPGP public key(s) in this file instead of the built-in internic key.")
+    var keyring: String?
+
+    @Option(help: "Require the signature to be by this key fingerprint (default: internic's, or any key in --keyring).")
+    var fingerprint: String?
+
+    @Option(help: "Install from this local root.zone.gz (or root.zone) instead of downloading; needs --sig.")
+    var file: String?
+
+    @Option(help: "The detached signature of --file.")
+    var sig: String?
+
+    @Flag(help: "Print nothing unless something fails (for cron).")
+    var quiet = false
+
+    @Flag(help: "Install even if the serial is not newer, and download even if unchanged.")
+    var force = false
+
+    @Option(help: "Refuse a zone with fewer TLDs than this.")
+    var minTLDs = 1000
+
+    @Option(help: "Refuse a download larger than this many MiB.")
+    var maxSize = FetchOptions().maximumSize >> 20
+
+    @Option(help: "Seconds to wait for a connection.")
+    var connectTimeout = 10.0
+
+    @Option(help: "Seconds one whole download may take.")
+    var timeout = 300.0
+
+    @Option(help: "Attempts after the first, for errors that may pass.")
+    var retries = 2
+
+    func validate() throws {
+        if (file == nil) != (sig == nil) { throw ValidationError("--file and --sig go together") }
+        if file != nil && url != RefreshOptions.internicURL { throw ValidationError("--file and --url exclude each other") }
+        if connectTimeout <= 0 || timeout <= 0 { throw ValidationError("timeouts must be positive") }
+        if retries < 0 || minTLDs < 0 || maxSize <= 0 { throw ValidationError("--retries, --min-tlds and --max-size must not be negative") }
+    }
+
+    func run() throws {
+        try runBlocking { try await refresh() }
+    }
+
+    private func refresh() async throws {
+        let started = ContinuousClock.now
+        var options = RefreshOptions()
+        options.data = data
+        options.force = force
+        options.minimumTLDs = minTLDs
+        options.fetch.maximumSize = maxSize << 20
+        options.fetch.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
+        options.fetch.timeout = .milliseconds(Int(timeout * 1000))
+        options.fetch.retries = retries
+        if let file, let sig { options.source = .files(zone: file, signature: sig) } else { options.source = .url(url) }
+        do throws(RefreshError) {
+            if let keyring {
+                options.verifier = try SignatureVerifier(keyringFile: keyring, fingerprint: fingerprint)
+            } else if let fingerprint {
+                options.verifier.pinnedFingerprints = [SignatureVerifier.normalized(fingerprint)]
+            }
+            let outcome = try await Refresher.run(options, logger: Refresher.standardErrorLogger(quiet: quiet),
+                                                 progress: quiet ? nil : Progress.onTerminal())
+            if !quiet { print(summary(outcome, since: started)) }
+        } catch {
+            // One line whatever a server or gpg put in the text: cron mails it.
+            let line = error.description.split(whereSeparator: \.isNewline).joined(separator: " ")
+            throw fail(line, exitCode: error.kind.exitCode)
+        }
+    }
+
+    private func summary(_ outcome: RefreshOutcome, since started: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - started
+        let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        let serial = outcome.serial.map(String.init) ?? "none"
+        switch outcome.action {
+        case .installed:
+            let was = outcome.previousSerial.map { " (was \($0))" } ?? ""
+            return "\(data): serial \(serial) installed\(was), \(outcome.tlds ?? 0) TLDs, from \(outcome.source), \(ms) ms"
+        case .unchanged:
+            return "\(data): serial \(serial) already installed, nothing to do (\(outcome.source))"
+        case .notModified:
+            return "\(data): serial \(serial), \(outcome.source) not modified since the last refresh"
+        }
+    }
+}
