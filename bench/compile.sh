@@ -50,13 +50,5 @@ hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h.json" \
   -n "tinydns-data" "sh -c 'cd $work/classic && tinydns-data'" \
   -n "rootmirror compile" "$bin compile $zone -o $work/out.cdb" >/dev/null
 
-python3 - "$work/h.json" "$zone" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-ms = lambda n: r[n]["median"] * 1000
-print(f"zone: {sys.argv[2]}")
-for n in r:
-    print(f"  {n:20s} median {ms(n):6.1f} ms  (min {r[n]['min'] * 1000:.1f}, max {r[n]['max'] * 1000:.1f})")
-print(f"  rootmirror compile / gzip -dc     = {ms('rootmirror compile') / ms('gzip -dc'):.2f}")
-print(f"  rootmirror compile / tinydns-data = {ms('rootmirror compile') / ms('tinydns-data'):.2f}")
-PY
+echo "zone: $zone"
+python3 bench/medians.py "$work/h.json" "rootmirror compile / gzip -dc" "rootmirror compile / tinydns-data"

@@ -45,6 +45,7 @@ public final class Progress: Sendable {
 
     static func line(name: String, received: Int, total: Int?) -> String {
         func kib(_ n: Int) -> String {
+            guard n >= 1 << 10 else { return "\(n) bytes" }
             guard n >= 1 << 20 else { return "\(n >> 10) KiB" }
             let tenths = (n * 10) >> 20
             return "\(tenths / 10).\(tenths % 10) MiB"

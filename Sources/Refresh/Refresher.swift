@@ -96,7 +96,7 @@ public enum Refresher {
         var state = RefreshState.read(forData: options.data)
         let installed = DataStore.serial(path: options.data)
 
-        let zonePath: String, signaturePath: String, sourceName: String
+        let zonePath: String, signaturePath: String, sourceName: String, signatureName: String
         var validators: Validators?
         switch options.source {
         case .files(let zone, let signature):
@@ -106,13 +106,15 @@ public enum Refresher {
                 defer { free(resolved) }
                 return String(cString: resolved)
             } ?? zone
-            (zonePath, signaturePath, sourceName) = (zone, signature, absolute)
+            (zonePath, signaturePath, sourceName, signatureName) = (zone, signature, absolute, signature)
         case .url(let mirror):
             let urls = RefreshOptions.urls(for: mirror)
-            (zonePath, signaturePath, sourceName) = (workspace.file("root.zone.gz"), workspace.file("root.zone.gz.sig"), urls.zone)
-            // Ask "changed since?" only when what we have came from this URL
-            // and is still there: otherwise a 304 would keep nothing.
-            let conditional = !options.force && installed != nil && state.source == urls.zone
+            (zonePath, signaturePath) = (workspace.file("root.zone.gz"), workspace.file("root.zone.gz.sig"))
+            (sourceName, signatureName) = (urls.zone, urls.signature)
+            // Ask "changed since?" only when what is installed is what the
+            // last run took from this URL: otherwise (no data.cdb, another
+            // mirror, a hand-run compile since) a 304 would keep the wrong data.
+            let conditional = !options.force && installed != nil && installed == state.serial && state.source == urls.zone
                 ? Validators(etag: state.etag, lastModified: state.lastModified) : nil
             let fetched: FetchResult
             do {
@@ -140,7 +142,8 @@ public enum Refresher {
             }
         }
 
-        let (signer, zone) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, home: workspace.gnupgHome, options: options)
+        let (signer, zone) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, signatureName: signatureName,
+                                                  home: workspace.gnupgHome, options: options)
 
         let serial = zone.soa.serial
         guard zone.delegationCount >= options.minimumTLDs else {
@@ -179,13 +182,13 @@ public enum Refresher {
     /// so this is mostly waiting) while this one inflates, parses and checks
     /// the zone. The signature's verdict is taken first: a parse error in a
     /// file that is not validly signed says nothing worth reporting.
-    static func verifyAndPrepare(zone: String, signature: String, home: String,
+    static func verifyAndPrepare(zone: String, signature: String, signatureName: String, home: String,
                                  options: RefreshOptions) throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone) {
         let verification = Verification()
         let verifier = options.verifier
         DispatchQueue.global(qos: .userInitiated).async {
             verification.finish(Result { () throws(RefreshError) in
-                try verifier.verify(signature: signature, data: zone, home: home)
+                try verifier.verify(signature: signature, data: zone, home: home, label: signatureName)
             })
         }
         let prepared: Result<CheckedZone, RefreshError>

@@ -1,4 +1,5 @@
 import CGPGME
+import Synchronization
 import ZoneFile
 #if canImport(Glibc)
 import Glibc
@@ -32,7 +33,7 @@ public struct SignatureVerifier: Sendable {
     /// `fingerprint` if given, else to whatever the file holds.
     public init(keyringFile file: String, fingerprint: String?) throws(RefreshError) {
         guard let bytes = readSmallFile(file, limit: 1 << 20) else {
-            throw RefreshError(.signature, "\(file): cannot read keyring: \(errnoText())")
+            throw RefreshError(.signature, "\(file): cannot read keyring (missing, unreadable or over 1 MiB)")
         }
         self.init(keyring: bytes, pinnedFingerprints: fingerprint.map { [$0] }, keyringName: file)
     }
@@ -49,44 +50,52 @@ public struct SignatureVerifier: Sendable {
 
     /// The key that made the good signature.
     public struct Signer: Sendable, Equatable {
-        /// The primary key's fingerprint.
+        /// The signing key's fingerprint: the pinned primary key's when a
+        /// pin was matched (also through one of its subkeys).
         public var fingerprint: String
         /// Seconds since the epoch, as the signature claims.
         public var created: Int64
     }
 
     /// Verifies `signature` (a file holding a detached signature) over the
-    /// bytes of `data`, importing the keyring into `home` first. `home`
+    /// bytes of `data`, with the keyring written into `home` first. `home`
     /// must be an empty directory private to this run; it is left holding
-    /// gpg's files for the caller to remove.
-    public func verify(signature: String, data: String, home: String) throws(RefreshError) -> Signer {
+    /// gpg's files for the caller to remove. Messages name the signature
+    /// `label` (its URL, say) when given, else its path.
+    public func verify(signature: String, data: String, home: String, label: String? = nil) throws(RefreshError) -> Signer {
         try GPGME.initialize()
-        try writeConfiguration(home: home)
-        let context = try GPGME.Context(home: home)
-        let keys = try importKeys(context)
-        return try check(context, signature: signature, data: data, imported: keys)
+        let keyringFile = "pinned.gpg"
+        try writePrivate("\(home)/\(keyringFile)", OpenPGPKeyring.binary(keyring, name: keyringName))
+        try writeConfiguration(home: home, keyring: keyringFile)
+        return try GPGME.withHome(home) { (context) throws(RefreshError) in
+            try check(context, signature: signature, data: data, label: label ?? signature)
+        }
     }
 
-    /// The fingerprints in `keyring`, read by gpg itself (in the private
-    /// `home`): for tests and for naming the key in messages.
+    /// The fingerprints in `keyring`, imported and read back by gpg itself
+    /// through gpgme, in the private `home`: for tests and diagnostics.
     public func fingerprints(home: String) throws(RefreshError) -> [String] {
         try GPGME.initialize()
-        try writeConfiguration(home: home)
-        return try importKeys(GPGME.Context(home: home))
+        try writeConfiguration(home: home, keyring: nil)
+        return try GPGME.withHome(home) { (context) throws(RefreshError) in try importKeys(context) }
     }
 
     /// gpg.conf for the private home: never start gpg-agent or dirmngr (a
     /// public-key verify needs neither, and a daemon would outlive the run),
-    /// never fetch keys from the network, and take validity from the pin
-    /// rather than the web of trust (no trustdb to build on every run).
-    private func writeConfiguration(home: String) throws(RefreshError) {
-        let text = "no-autostart\nno-auto-key-retrieve\ntrust-model always\n"
-        let path = "\(home)/gpg.conf"
+    /// never fetch keys from the network, take validity from the pin rather
+    /// than the web of trust (no trustdb to build on every run), and read
+    /// keys from `keyring` only.
+    private func writeConfiguration(home: String, keyring: String?) throws(RefreshError) {
+        var text = "no-autostart\nno-auto-key-retrieve\ntrust-model always\n"
+        if let keyring { text += "no-default-keyring\nkeyring \(keyring)\n" }
+        try writePrivate("\(home)/gpg.conf", Array(text.utf8))
+    }
+
+    private func writePrivate(_ path: String, _ bytes: [UInt8]) throws(RefreshError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RefreshError(.local, "\(path): cannot create: \(errnoText())") }
         defer { close(fd) }
-        let written = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-        guard written == text.utf8.count else { throw RefreshError(.local, "\(path): write failed: \(errnoText())") }
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw RefreshError(.local, "\(path): write failed: \(errnoText())") }
     }
 
     private func importKeys(_ context: GPGME.Context) throws(RefreshError) -> [String] {
@@ -112,15 +121,16 @@ public struct SignatureVerifier: Sendable {
         return fingerprints
     }
 
-    private func check(_ context: GPGME.Context, signature: String, data: String, imported: [String]) throws(RefreshError) -> Signer {
+    private func check(_ context: GPGME.Context, signature: String, data: String, label: String) throws(RefreshError) -> Signer {
         let signatureFile = try GPGME.Data(file: signature)
         let signedFile = try GPGME.Data(file: data)
         let err = gpgme_op_verify(context.handle, signatureFile.handle, signedFile.handle, nil)
         let name = data.split(separator: "/").last.map(String.init) ?? data
         guard err == 0 else {
-            throw RefreshError(.signature, "\(signature): not a usable signature: \(GPGME.text(err))")
+            throw RefreshError(.signature, "\(label): not a usable signature: \(GPGME.text(err))")
         }
-        let trusted = pinnedFingerprints ?? Set(imported)
+        // Without a pin, any key in the keyring will do: gpg knows no others.
+        let pins = pinnedFingerprints.map { "the pinned key \($0.sorted().joined(separator: ", "))" } ?? "a key in \(keyringName)"
         var firstProblem: String?
         var entry = gpgme_op_verify_result(context.handle)?.pointee.signatures
         while let sig = entry {
@@ -136,27 +146,28 @@ public struct SignatureVerifier: Sendable {
             } else if summary & GPGME_SIGSUM_SIG_EXPIRED.rawValue != 0 || status == GPG_ERR_SIG_EXPIRED {
                 problem = "the signature has expired"
             } else if status == GPG_ERR_NO_PUBKEY || summary & GPGME_SIGSUM_KEY_MISSING.rawValue != 0 {
-                problem = "signed by key \(fpr), not by the pinned key \(trusted.sorted().joined(separator: ", "))"
+                problem = "signed by key \(fpr), not by \(pins)"
             } else if status == GPG_ERR_BAD_SIGNATURE || summary & GPGME_SIGSUM_RED.rawValue != 0 {
                 problem = "BAD signature: \(name) or its signature was altered"
             } else if status != GPG_ERR_NO_ERROR {
                 problem = "signature not good: \(GPGME.text(sig.pointee.status))"
             } else if sig.pointee.wrong_key_usage != 0 {
                 problem = "key \(fpr) is not allowed to sign"
-            } else if let primary = primaryFingerprint(context, fpr), trusted.contains(primary) {
+            } else if let primary = primaryFingerprint(context, fpr), pinnedFingerprints?.contains(primary) ?? true {
                 return Signer(fingerprint: primary, created: Int64(sig.pointee.timestamp))
             } else {
-                problem = "signed by key \(fpr), not by the pinned key \(trusted.sorted().joined(separator: ", "))"
+                problem = "signed by key \(fpr), not by \(pins)"
             }
             firstProblem = firstProblem ?? problem
         }
-        throw RefreshError(.signature, "\(signature): \(firstProblem ?? "no signature found")")
+        throw RefreshError(.signature, "\(label): \(firstProblem ?? "no signature found")")
     }
 
-    /// The primary key of the (sub)key `fpr`. The common case, a signature
-    /// by the primary key itself, needs no key listing (another gpg run).
+    /// The primary key of the (sub)key `fpr`, as far as the pin needs it.
+    /// The common case, a signature by the pinned primary key itself (or no
+    /// pin), needs no key listing, which would be another gpg run.
     private func primaryFingerprint(_ context: GPGME.Context, _ fpr: String) -> String? {
-        if (pinnedFingerprints ?? []).contains(fpr) { return fpr }
+        guard let pinned = pinnedFingerprints, !pinned.contains(fpr) else { return fpr }
         var key: gpgme_key_t?
         guard gpgme_get_key(context.handle, fpr, &key, 0) == 0, let key else { return nil }
         defer { gpgme_key_unref(key) }
@@ -192,17 +203,34 @@ enum GPGME {
         String(cString: gpgme_strerror(err))
     }
 
+    /// The private home reaches gpg through GNUPGHOME rather than
+    /// gpgme_ctx_set_engine_info, which probes `gpg --version` again (one
+    /// more process) for every context. The environment is the process's,
+    /// so whoever holds this lock owns GNUPGHOME until the operation's gpg
+    /// has exited; the previous value is put back afterwards.
+    private static let homeLock = Mutex(())
+
+    static func withHome<T: Sendable>(_ home: String, _ body: (Context) throws(RefreshError) -> T) throws(RefreshError) -> T {
+        let result = homeLock.withLock { _ -> Result<T, RefreshError> in
+            let previous = getenv("GNUPGHOME").map { String(cString: $0) }
+            setenv("GNUPGHOME", home, 1)
+            defer {
+                if let previous { setenv("GNUPGHOME", previous, 1) } else { unsetenv("GNUPGHOME") }
+            }
+            return Result { () throws(RefreshError) -> T in try body(Context()) }
+        }
+        return try result.get()
+    }
+
     final class Context {
         let handle: gpgme_ctx_t
 
-        init(home: String) throws(RefreshError) {
+        fileprivate init() throws(RefreshError) {
             var ctx: gpgme_ctx_t?
             let err = gpgme_new(&ctx)
             guard err == 0, let ctx else { throw RefreshError(.signature, "gpgme: \(text(err))") }
             handle = ctx
             gpgme_set_offline(ctx, 1)
-            let set = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, nil, home)
-            guard set == 0 else { throw RefreshError(.signature, "gpgme: cannot use GnuPG home \(home): \(text(set))") }
         }
 
         deinit { gpgme_release(handle) }

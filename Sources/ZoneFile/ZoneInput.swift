@@ -72,11 +72,15 @@ public final class ZoneText: @unchecked Sendable {
 
     /// Anonymous memory, committed page by page as it is written, with
     /// transparent huge pages where the kernel offers them: a few faults
-    /// instead of one per 4 KiB of zone text.
+    /// instead of one per 4 KiB of zone text. Not inherited by fork: `refresh`
+    /// spawns gpg (through gpgme's fork and exec) while this buffer is being
+    /// filled, and a child that only execs must not make the kernel
+    /// copy-on-write the huge pages under the inflating thread.
     private static func reserve(_ capacity: Int) -> UnsafeMutablePointer<UInt8> {
         let p = mmap(nil, max(capacity, 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let p, p != MAP_FAILED else { fatalError("cannot reserve \(capacity) bytes for zone text") }
         madvise(p, max(capacity, 1), 14 /* MADV_HUGEPAGE */)
+        madvise(p, max(capacity, 1), 10 /* MADV_DONTFORK */)
         return p.assumingMemoryBound(to: UInt8.self)
     }
 

@@ -92,6 +92,19 @@ import Glibc
         #expect(target.onlyFinalFiles)
     }
 
+    @Test func handInstalledDataIsNotKeptByA304() throws {
+        _ = try installFirst(zone2026b)
+        // Someone compiles an older zone by hand: the validators in the
+        // state file no longer describe what is installed.
+        let compiled = try run(rootmirrorBinary, ["compile", zone2026a, "-o", target.data])
+        try #require(compiled.status == 0, "\(compiled.stderr)")
+        let result = try refresh()
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(mirror.server.requests.last(where: { $0.hasPrefix("GET /root.zone.gz ") })?.contains("inm=None") == true,
+                "\(mirror.server.requests)")
+        #expect(DataStore.serial(path: target.data) == 2026082201)
+    }
+
     @Test func sameSerialIsAQuietNoOp() throws {
         let installed = try installFirst()
         var st = stat()
@@ -128,7 +141,12 @@ import Glibc
         let installed = try installFirst(zone2026a)
         let stranger = try SigningKey(name: "not the pinned key")
         try mirror.publish(zone2026b, signedBy: stranger)
-        expectRefused(try refresh(), status: 3, mentions: "not by the pinned key \(key.fingerprint)", installed: installed)
+        let result = try refresh()
+        expectRefused(result, status: 3, mentions: "root.zone.gz.sig: signed by key \(stranger.fingerprint), not by a key in \(key.publicKey)",
+                      installed: installed)
+        // Pinned: the message names the fingerprint.
+        expectRefused(try refresh(["--fingerprint", key.fingerprint]), status: 3,
+                      mentions: "not by the pinned key \(key.fingerprint)", installed: installed)
     }
 
     @Test func missingSignatureIs404() throws {

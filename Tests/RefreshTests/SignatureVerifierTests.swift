@@ -72,11 +72,11 @@ import TestSupport
         #expect(error?.message.contains(mentions) == true, "\(String(describing: error))", sourceLocation: sourceLocation)
     }
 
-    @Test func keyringWithoutThePinnedKeyIsRefusedBeforeVerifying() throws {
+    @Test func keyringWithoutThePinnedKeyIsRefused() throws {
         let key = try SigningKey()
         let (zone, signature) = try signedZone(key)
         try expectRefused(verifier(key, pinned: [InternicKey.fingerprint]), signature: signature, zone: zone,
-                          mentions: "not the pinned key F0CB1A326BDF3F3EFA3A01FA937BB869E3A238C5")
+                          mentions: "not by the pinned key F0CB1A326BDF3F3EFA3A01FA937BB869E3A238C5")
     }
 
     @Test func revokedKeyIsRefused() throws {
@@ -100,10 +100,22 @@ import TestSupport
         try expectRefused(verifier(key), signature: garbage, zone: zone, mentions: "garbage.sig: ")
     }
 
+    @Test func damagedArmorIsRefused() throws {
+        let key = try SigningKey()
+        let (zone, signature) = try signedZone(key)
+        var lines = try String(contentsOfFile: key.publicKey, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        // One base64 character changed in the middle of the key: the CRC24 line no longer matches.
+        let middle = lines.count / 2
+        let line = Array(lines[middle])
+        lines[middle] = Substring(String(line[0] == "A" ? "B" : "A") + String(line.dropFirst()))
+        let damaged = SignatureVerifier(keyring: Array(lines.joined(separator: "\n").utf8), pinnedFingerprints: nil, keyringName: "damaged.asc")
+        try expectRefused(damaged, signature: signature, zone: zone, mentions: "damaged.asc: damaged ASCII armor (CRC mismatch)")
+    }
+
     @Test func keyringThatIsNotAKeyIsRefused() throws {
         let key = try SigningKey()
         let (zone, signature) = try signedZone(key)
         let bad = SignatureVerifier(keyring: Array("hello".utf8), pinnedFingerprints: nil, keyringName: "bad.asc")
-        try expectRefused(bad, signature: signature, zone: zone, mentions: "bad.asc: ")
+        try expectRefused(bad, signature: signature, zone: zone, mentions: "bad.asc: not an OpenPGP public key")
     }
 }

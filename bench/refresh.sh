@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Benchmark: `rootmirror refresh --file --sig` (verify, gunzip, parse, strip,
+# compile, install) against the work any approach must do, gpgv plus
+# gzip -dc on the same files, all in the same hyperfine run. Run by hand,
+# not in CI.
+#
+# The zone is signed here with a throwaway key of internic's kind (DSA-1024,
+# detached, SHA-1), since internic's own signature over an old zone is not
+# kept. Every timed refresh installs for real: data.cdb is removed before
+# each run, so it is never the same-serial no-op. `rootmirror compile` of
+# the same file (no signature) is timed too: the part of a refresh that is
+# the compile pipeline of issue 1.
+#
+# usage: bench/refresh.sh [ZONE.gz] [RUNS]
+# needs: hyperfine, gnupg (gpg), gpgv, gzip, python3 (bench/medians.py)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+zone=${1:-../shared/zones/root-2023051100.zone.gz}
+runs=${2:-60}
+work=$(mktemp -d)
+export GNUPGHOME="$work/gnupg"
+trap 'gpgconf --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
+
+swift build -c release -Xswiftc -static-stdlib >/dev/null
+bin=$PWD/.build/release/rootmirror
+
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --gen-key 2>/dev/null <<'EOF'
+Key-Type: DSA
+Key-Length: 1024
+Key-Usage: sign
+Name-Real: rootmirror benchmark signer
+Expire-Date: 0
+%no-protection
+%commit
+EOF
+cp "$zone" "$work/root.zone.gz"
+gpg --batch --quiet --digest-algo SHA1 --detach-sign -o "$work/root.zone.gz.sig" "$work/root.zone.gz"
+gpg --batch --armor --export > "$work/key.asc"
+gpg --batch --export > "$work/key.gpg"
+gpgconf --kill all
+unset GNUPGHOME
+
+refresh="$bin refresh --file $work/root.zone.gz --sig $work/root.zone.gz.sig --keyring $work/key.asc -d $work/data.cdb --quiet"
+$refresh
+gpgv --keyring "$work/key.gpg" "$work/root.zone.gz.sig" "$work/root.zone.gz" 2>/dev/null
+
+# -N: no shell in between; hyperfine sends stdout to /dev/null. The
+# baseline is taken both ways: the sum of the two commands timed apart (the
+# stricter one), and as one shell line, as a script would run it.
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/h.json" --prepare "rm -f $work/data.cdb" \
+  -n "gpgv" "gpgv --keyring $work/key.gpg $work/root.zone.gz.sig $work/root.zone.gz" \
+  -n "gzip -dc" "gzip -dc $work/root.zone.gz" \
+  -n "gpgv && gzip -dc (one sh line)" \
+  "sh -c 'gpgv -q --keyring $work/key.gpg $work/root.zone.gz.sig $work/root.zone.gz 2>/dev/null && gzip -dc $work/root.zone.gz >/dev/null'" \
+  -n "rootmirror compile" "$bin compile $work/root.zone.gz -o $work/data.cdb" \
+  -n "rootmirror refresh --file" "$refresh" >/dev/null
+
+echo "zone: $zone"
+python3 bench/medians.py "$work/h.json" \
+  "rootmirror refresh --file / gpgv + gzip -dc" \
+  "rootmirror refresh --file / gpgv && gzip -dc (one sh line)" \
+  "rootmirror refresh --file / rootmirror compile"
+echo "  goals: <= 1.6 x gpgv + gzip -dc; <= 32 ms (0.5 x the classic recipe's 64 ms, see README)"
