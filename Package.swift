@@ -8,6 +8,11 @@ import PackageDescription
 /// - `ZoneFile`: RFC 1035 master-file parser, gzip input, zone checks and DNSSEC stripping.
 /// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back.
 /// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
+/// - `Freshness`: the SOA monitor and the verdict on how stale the served data is.
+/// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
+/// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop.
+///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
+///   resident with the root zone) has no room for it.
 /// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
 ///   install; the lock and the state file beside data.cdb.
 let package = Package(
@@ -18,9 +23,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
@@ -31,6 +37,28 @@ let package = Package(
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
+        .target(name: "Freshness", dependencies: ["DNSWire"]),
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "Answering", "Freshness",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        /// recvmmsg/sendmmsg need _GNU_SOURCE, which Swift's Glibc module is not built with.
+        .target(name: "CNetShim"),
+        .target(
+            name: "DNSServer",
+            dependencies: [
+                "DNSWire", "CDBStore", "Answering", "CNetShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Refresh",
             dependencies: [
@@ -44,8 +72,9 @@ let package = Package(
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Refresh",
+                "DNSWire", "ZoneFile", "CDBStore", "Answering", "DNSServer", "Refresh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -54,8 +83,12 @@ let package = Package(
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
-        // RootMirrorCLI: the end-to-end tests run the built `rootmirror` binary.
+        .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "DNSWire", "TestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "TestSupport"]),
+        // The end-to-end tests run the built `rootmirror` binary (hence RootMirrorCLI).
         .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "TestSupport", "RootMirrorCLI"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
+        // serve's integration tests drive the built binary with dig, kdig, Knot and NSD.
+        .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI", "TestSupport"]),
     ]
 )

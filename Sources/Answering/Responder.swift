@@ -14,6 +14,13 @@ public struct Reply: Sendable {
     public var kind: ReplyKind
     public var rcode: RCode
     public var truncated: Bool
+
+    public init(length: Int, kind: ReplyKind, rcode: RCode, truncated: Bool) {
+        self.length = length
+        self.kind = kind
+        self.rcode = rcode
+        self.truncated = truncated
+    }
 }
 
 /// Answers one query packet into a caller-provided buffer, allocating
@@ -27,8 +34,13 @@ public struct Responder: Sendable {
     /// Buffer size a caller must provide.
     public static let maximumReplySize = 65535
 
-    public init(maximumUDPPayload: Int = 1232) {
+    /// What CHAOS-class TXT queries for the server's identity are told;
+    /// every other non-IN query is REFUSED.
+    public var chaos: ChaosIdentity
+
+    public init(maximumUDPPayload: Int = 1232, chaos: ChaosIdentity = .off) {
         self.maximumUDPPayload = max(512, min(maximumUDPPayload, 65535))
+        self.chaos = chaos
     }
 
     public func respond(to packet: UnsafeRawBufferPointer, zone: ZoneIndex, transport: Transport,
@@ -46,6 +58,9 @@ public struct Responder: Sendable {
     private func answer(_ q: IncomingQuery, packet: UnsafeRawBufferPointer, zone: ZoneIndex, transport: Transport,
                         into out: UnsafeMutableRawBufferPointer) -> Reply {
         guard q.qclass == .in else {
+            if q.qclass == .ch, q.qtype == .txt, let text = chaos.text(for: packet, qnameEnd: q.qnameEnd) {
+                return chaosReply(q, text: text, packet: packet, into: out)
+            }
             return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
         }
         if q.qtype == .axfr || q.qtype == .ixfr {
@@ -88,6 +103,27 @@ public struct Responder: Sendable {
         let replyFlags = MessageHeader.qrBit | (flags & (0x7800 | MessageHeader.rdBit | MessageHeader.cdBit)) | (rcode.rawValue & 0xF)
         writeHeader(into: out, id: id, flags: replyFlags, qd: questionEnd == nil ? 0 : 1, an: 0, ns: 0, ar: edns == nil ? 0 : 1)
         return Reply(length: end, kind: rcode == .refused ? .refused : .error, rcode: rcode, truncated: false)
+    }
+
+    /// The question, then one TXT record `<qname> 0 CH TXT "text"` whose
+    /// owner points at the question name. AA set, as BIND, NSD and Knot do:
+    /// the server is the authority on its own identity. Always small: a
+    /// CHAOS name is at most 15 bytes and the text at most 255.
+    private func chaosReply(_ q: IncomingQuery, text: [UInt8], packet: UnsafeRawBufferPointer,
+                            into out: UnsafeMutableRawBufferPointer) -> Reply {
+        out.baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: q.questionEnd)
+        var end = q.questionEnd
+        // Owner (pointer to the question name), TXT, CH, TTL 0, rdlength.
+        let fixed: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            0xC0, UInt8(MessageHeader.size), 0, 16, 0, 3, 0, 0, 0, 0, UInt8(text.count >> 8), UInt8(text.count & 0xFF))
+        withUnsafeBytes(of: fixed) { out.baseAddress!.advanced(by: end).copyMemory(from: $0.baseAddress!, byteCount: 12) }
+        end += 12
+        text.withUnsafeBytes { out.baseAddress!.advanced(by: end).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        end += text.count
+        if let edns = q.edns { end = writeOPT(into: out, at: end, dnssecOK: edns.dnssecOK, extendedRCode: 0) }
+        let flags = MessageHeader.qrBit | MessageHeader.aaBit | (q.flags & (MessageHeader.rdBit | MessageHeader.cdBit))
+        writeHeader(into: out, id: q.id, flags: flags, qd: 1, an: 1, ns: 0, ar: q.edns == nil ? 0 : 1)
+        return Reply(length: end, kind: .answer, rcode: .noError, truncated: false)
     }
 
     static let optSize = 11
@@ -158,5 +194,53 @@ extension ZoneIndex {
             }
             return Found(template: negative, rcode: .noError, authoritative: true, kind: .nodata)
         }
+    }
+}
+
+/// The answers to `version.bind`, `id.server` and `hostname.bind` (class
+/// CHAOS, type TXT), the names operators and monitoring use to ask a server
+/// what it runs and which instance answered. Each may be off; off answers
+/// REFUSED, like any other non-IN query.
+public struct ChaosIdentity: Sendable {
+    /// version.bind
+    public var version: String?
+    /// id.server (RFC 4892) and its older name hostname.bind.
+    public var identity: String?
+
+    public static let off = ChaosIdentity(version: nil, identity: nil)
+
+    /// The query names, lower case, in wire format, and each one's TXT
+    /// character-string (length byte, at most 255 bytes of text), built
+    /// once so that answering compares bytes and copies.
+    private let entries: [(name: [UInt8], text: [UInt8])]
+
+    public init(version: String?, identity: String?) {
+        self.version = version
+        self.identity = identity
+        func characterString(_ s: String) -> [UInt8] {
+            let bytes = Array(s.utf8.prefix(255))
+            return [UInt8(bytes.count)] + bytes
+        }
+        var entries: [(name: [UInt8], text: [UInt8])] = []
+        if let version { entries.append((Array("\u{7}version\u{4}bind\u{0}".utf8), characterString(version))) }
+        if let identity {
+            entries.append((Array("\u{2}id\u{6}server\u{0}".utf8), characterString(identity)))
+            entries.append((Array("\u{8}hostname\u{4}bind\u{0}".utf8), characterString(identity)))
+        }
+        self.entries = entries
+    }
+
+    /// The TXT character-string for the question name at bytes 12..<qnameEnd, if any.
+    func text(for packet: UnsafeRawBufferPointer, qnameEnd: Int) -> [UInt8]? {
+        let length = qnameEnd - MessageHeader.size
+        for entry in entries where entry.name.count == length {
+            var equal = true
+            for j in 0..<length where asciiLower(packet[MessageHeader.size + j]) != entry.name[j] {
+                equal = false
+                break
+            }
+            if equal { return entry.text }
+        }
+        return nil
     }
 }

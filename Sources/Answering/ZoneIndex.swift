@@ -12,6 +12,9 @@ public final class ZoneIndex: Sendable {
     /// Delegations directly below the apex (TLDs, for the root zone).
     public let delegationCount: Int
     public let recordCount: Int
+    /// Addresses (4 or 16 bytes) of the apex name servers, from the zone's
+    /// own glue: for the root, the 13 root servers the freshness monitor asks.
+    public let apexServerAddresses: [[UInt8]]
 
     let table: NameTable
     let nodes: [Node]
@@ -98,6 +101,9 @@ public final class ZoneIndex: Sendable {
         func addresses(of target: DNSName) -> [[ResourceRecord]] {
             let key = target.lowercased()
             return [rrsets[key]?[.a] ?? [], rrsets[key]?[.aaaa] ?? []]
+        }
+        apexServerAddresses = (rrsets[apex]?[.ns] ?? []).flatMap { ns in
+            addresses(of: DNSName(uncheckedWire: ns.rdata)).joined().map(\.rdata)
         }
 
         var built: [Node] = []

@@ -98,6 +98,13 @@ public enum DataStore {
             let rc = cdb_seqnext(&position, &db)
             if rc == 0 { break }
             guard rc > 0 else { throw StoreError(path: path, message: "corrupt cdb file") }
+            // tinycdb's own check of the lengths wraps around on a garbage
+            // file (32-bit unsigned arithmetic) and lets a read past the end
+            // through: check that the key and value lie inside the data.
+            guard UInt64(db.cdb_kpos) + UInt64(db.cdb_klen) <= UInt64(db.cdb_dend),
+                  UInt64(db.cdb_vpos) + UInt64(db.cdb_vlen) <= UInt64(db.cdb_dend) else {
+                throw StoreError(path: path, message: "corrupt cdb file (an entry runs past the end of the data)")
+            }
             let key = bytes(db, db.cdb_kpos, db.cdb_klen)
             let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
             if key != lastKey {

@@ -218,4 +218,4 @@ public func asciiLower(_ b: UInt8) -> UInt8 {
 }
 
 @inline(__always)
-func isDigit(_ b: UInt8) -> Bool { (b &- 48) < 10 }
+package func isDigit(_ b: UInt8) -> Bool { (b &- 48) < 10 }

@@ -33,38 +33,52 @@ public enum QueryParseResult: Sendable {
 }
 
 public enum QueryParser {
+    /// Checks, in this order: a header and QR clear (else dropped); the
+    /// message well formed to its last byte (else FORMERR, or NOTIMP for an
+    /// opcode we do not implement, whose format we cannot judge); BADVERS
+    /// for EDNS version > 0 (RFC 6891 §6.1.3); NOTIMP for an opcode other
+    /// than QUERY (RFC 1035 §4.1.1; RFC 8490 §5.1 requires NOTIMP even for
+    /// DSO, whose QDCOUNT is 0, so the opcode is judged before the count);
+    /// FORMERR for QDCOUNT ≠ 1. The OPT record is found before any error is
+    /// decided, so that every reply to an EDNS query carries OPT.
     public static func parse(_ p: UnsafeRawBufferPointer) -> QueryParseResult {
         guard p.count >= MessageHeader.size else { return .drop }
         let id = UInt16(p[0]) << 8 | UInt16(p[1])
         let flags = UInt16(p[2]) << 8 | UInt16(p[3])
         guard flags & MessageHeader.qrBit == 0 else { return .drop }
         let qdcount = u16(p, 4), ancount = u16(p, 6), nscount = u16(p, 8), arcount = u16(p, 10)
-
-        guard qdcount == 1 else { return .error(.formErr, id: id, flags: flags, questionEnd: nil, edns: nil) }
-        guard let qnameEnd = uncompressedNameEnd(p, at: MessageHeader.size), qnameEnd + 4 <= p.count else {
-            return .error(.formErr, id: id, flags: flags, questionEnd: nil, edns: nil)
-        }
-        let questionEnd = qnameEnd + 4
         let opcode = (flags >> 11) & 0xF
-        guard opcode == 0 else { return .error(.notImp, id: id, flags: flags, questionEnd: questionEnd, edns: nil) }
+        let malformed: RCode = opcode == 0 ? .formErr : .notImp
+
+        // The question is echoed only when there is exactly one; its name is
+        // the first in the message, so it cannot be compressed.
+        var offset = MessageHeader.size
+        var questionEnd: Int?
+        for index in 0..<Int(qdcount) {
+            guard let nameEnd = index == 0 ? uncompressedNameEnd(p, at: offset) : skipName(p, at: offset),
+                  nameEnd + 4 <= p.count else {
+                return .error(malformed, id: id, flags: flags, questionEnd: nil, edns: nil)
+            }
+            offset = nameEnd + 4
+            if qdcount == 1 { questionEnd = offset }
+        }
 
         // Walk the remaining records only to find and check the OPT record.
-        var offset = questionEnd
         var edns: EDNSRequest?
         let total = Int(ancount) + Int(nscount) + Int(arcount)
         for index in 0..<total {
             guard let nameEnd = skipName(p, at: offset), nameEnd + 10 <= p.count else {
-                return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
+                return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
             }
             let type = u16(p, nameEnd)
             let rdlength = Int(u16(p, nameEnd + 8))
             let end = nameEnd + 10 + rdlength
-            guard end <= p.count else { return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
+            guard end <= p.count else { return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
             if type == RRType.opt.rawValue {
                 // OPT belongs in the additional section, once, owned by the root.
                 guard index >= Int(ancount) + Int(nscount), edns == nil, nameEnd == offset + 1, p[offset] == 0,
                       optionsWellFormed(p, from: nameEnd + 10, to: end) else {
-                    return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
+                    return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
                 }
                 edns = EDNSRequest(
                     udpPayloadSize: u16(p, nameEnd + 2),
@@ -73,10 +87,13 @@ public enum QueryParser {
             }
             offset = end
         }
-        guard offset == p.count else { return .error(.formErr, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
+        guard offset == p.count else { return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
         if let e = edns, e.version > 0 {
             return .error(.badVers, id: id, flags: flags, questionEnd: questionEnd, edns: e)
         }
+        guard opcode == 0 else { return .error(.notImp, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
+        guard let questionEnd else { return .error(.formErr, id: id, flags: flags, questionEnd: nil, edns: edns) }
+        let qnameEnd = questionEnd - 4
         return .query(IncomingQuery(
             id: id, flags: flags, qnameEnd: qnameEnd,
             qtype: RRType(u16(p, qnameEnd)), qclass: RRClass(u16(p, qnameEnd + 2)), edns: edns))

@@ -32,8 +32,13 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let started = ContinuousClock.now
+        let apex: DNSName
         do {
-            let apex = try DNSName(text: origin)
+            apex = try DNSName(text: origin)
+        } catch {
+            throw fail("bad --origin '\(origin)': \(error)", exitCode: 64)
+        }
+        do {
             let text = try ZoneText(path: zone, maximumSize: maxSize << 20)
             let summary = try ZoneCompiler.compile(
                 zoneText: text, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output)

@@ -31,10 +31,15 @@ struct Query: ParsableCommand {
     var qclass = "IN"
 
     func run() throws {
+        let qname: DNSName
         do {
-            let qname = try DNSName(text: name)
-            guard let qtype = RRType(mnemonic: type) else { throw ValidationError("unknown type '\(type)'") }
-            guard let rclass = RRClass(mnemonic: qclass) else { throw ValidationError("unknown class '\(qclass)'") }
+            qname = try DNSName(text: name)
+        } catch {
+            throw fail("bad query name '\(name)': \(error)", exitCode: 64)
+        }
+        guard let qtype = RRType(mnemonic: type) else { throw fail("unknown query type '\(type)'", exitCode: 64) }
+        guard let rclass = RRClass(mnemonic: qclass) else { throw fail("unknown query class '\(qclass)'", exitCode: 64) }
+        do {
             let zone = try ZoneIndex(records: DataStore.load(path: data))
             let ednsRequest = (edns != nil || dnssec) ? EDNS(udpPayloadSize: edns ?? 1232, dnssecOK: dnssec) : nil
             let packet = Message.query(id: 1, question: Question(name: qname, type: qtype, rclass: rclass), edns: ednsRequest).encoded()
@@ -46,8 +51,6 @@ struct Query: ParsableCommand {
             }
             let message = try Message(parsing: Array(out[0..<reply.length]))
             print(message.digText(size: reply.length))
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw fail(error)
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Refresh
 
-struct RefreshCommand: AsyncParsableCommand {
+struct RefreshCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "refresh",
         abstract: "Fetch the signed root zone, verify it, compile it and install data.cdb.",
@@ -69,7 +69,11 @@ struct RefreshCommand: AsyncParsableCommand {
         if retries < 0 || minTLDs < 0 || maxSize <= 0 { throw ValidationError("--retries, --min-tlds and --max-size must not be negative") }
     }
 
-    func run() async throws {
+    func run() throws {
+        try runBlocking { try await refresh() }
+    }
+
+    private func refresh() async throws {
         let started = ContinuousClock.now
         var options = RefreshOptions()
         options.data = data

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,7 +7,7 @@ import Glibc
 /// The `rootmirror` command: a thin layer that parses arguments and wires
 /// the library modules together; no DNS logic lives here.
 @main
-struct RootMirror: AsyncParsableCommand {
+struct RootMirror: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rootmirror",
         abstract: "A local mirror of the DNS root zone (RFC 8806) for dnscache and other resolvers.",
@@ -18,7 +19,7 @@ struct RootMirror: AsyncParsableCommand {
             Typical use: `rootmirror compile root.zone.gz -o data.cdb`, then \
             `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
             """,
-        subcommands: [Compile.self, Query.self, RefreshCommand.self]
+        subcommands: [Compile.self, Query.self, Serve.self, RefreshCommand.self]
     )
 }
 
@@ -40,4 +41,22 @@ struct StandardError: TextOutputStream {
         var s = string
         s.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
     }
+}
+
+/// Runs async work to completion from a synchronous command.
+///
+/// The root command stays synchronous on purpose: with an async `main`,
+/// Dispatch ends the process's main thread, and `serve` would then show as
+/// root in `ps` after dropping privileges (the dead leader keeps its
+/// credentials) and could not mask signals before runtime threads exist.
+func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+    final class Outcome: @unchecked Sendable { var error: (any Error)? }
+    let outcome = Outcome()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { try await body() } catch { outcome.error = error }
+        done.signal()
+    }
+    done.wait()
+    if let error = outcome.error { throw error }
 }

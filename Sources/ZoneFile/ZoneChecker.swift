@@ -73,33 +73,46 @@ public enum ZoneChecker {
         var delegations: Set<DNSName> = []
         for (name, info) in owners where name != apex && info.types.contains(.ns) { delegations.insert(name) }
 
-        let apexLabels = apex.labelCount
-        for (name, info) in owners where name != apex {
-            let index = info.firstIndex
-            var owner: String { records[index].owner.description }
-            if info.types.contains(.cname) && info.types.count > 1 {
-                throw fail(index, "CNAME beside other data", owner)
-            }
-            if delegations.contains(name), let type = info.types.subtracting(TypeSet.allowedAtDelegation).first {
-                throw fail(index, "\(type) data at a delegation point is occluded", owner)
-            }
-            // Only names two or more labels below the apex can sit below a
-            // delegation; glue is all that may, so only other types look up.
-            if let type = info.types.subtracting(TypeSet.glue).first, name.labelCount > apexLabels + 1,
-               let cut = enclosingDelegation(of: name, apex: apex, delegations: delegations) {
-                throw fail(index, "\(type) record below the delegation '\(cut)' is not glue", owner)
-            }
-        }
-
+        // Every in-zone name server needs an address; the names NS records
+        // point to are also what makes an address below a cut glue.
+        var nameServers: Set<DNSName> = []
         try records.withUnsafeBufferPointer { (records) throws(ZoneError) in
             for index in records.indices where records[index].type == .ns {
                 let target = DNSName(uncheckedWire: records[index].rdata).lowercased()
                 guard target.isSubdomain(of: apex) else { continue }
+                nameServers.insert(target)
                 let types = owners[target]?.types
                 guard types?.contains(.a) == true || types?.contains(.aaaa) == true else {
                     throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
                 }
             }
+        }
+
+        /// The line of the record at fault, not the owner's first line.
+        func failAt(_ name: DNSName, _ type: RRType, _ message: String) -> ZoneError {
+            let index = records.firstIndex { $0.type == type && $0.owner.lowercased() == name } ?? owners[name]!.firstIndex
+            return fail(index, message, records[index].owner.description)
+        }
+
+        let apexLabels = apex.labelCount
+        for (name, info) in owners where name != apex {
+            if info.types.contains(.cname) && info.types.count > 1 {
+                throw failAt(name, .cname, "CNAME beside other data")
+            }
+            if delegations.contains(name), let type = info.types.subtracting(TypeSet.allowedAtDelegation).first {
+                throw failAt(name, type, "\(type) data at a delegation point is occluded")
+            }
+            // Only names two or more labels below the apex can sit below a
+            // delegation, and only glue may: addresses of a name server.
+            guard name.labelCount > apexLabels + 1 else { continue }
+            let nonGlue = info.types.subtracting(TypeSet.glue).first
+            guard nonGlue != nil || !nameServers.contains(name),
+                  let cut = enclosingDelegation(of: name, apex: apex, delegations: delegations) else { continue }
+            if let type = nonGlue {
+                throw failAt(name, type, "\(type) record below the delegation '\(cut)' is not glue")
+            }
+            let type: RRType = info.types.contains(.a) ? .a : .aaaa
+            throw failAt(name, type, "\(type) record below the delegation '\(cut)' is not glue: no NS record names it")
         }
 
         return CheckedZone(apex: apex, records: records, soa: soa,

@@ -149,6 +149,7 @@ public final class ZoneText: @unchecked Sendable {
         defer { chunk.deallocate() }
         var produced = 0
         var memberEnded = false
+        var padding = false
         var sawInput = false
         while true {
             var n = read(fd, chunk, 1 << 16)
@@ -157,7 +158,16 @@ public final class ZoneText: @unchecked Sendable {
             if n == 0 { break }
             var input = chunk
             if memberEnded {
-                // Another member may follow; anything else is garbage.
+                // Zero padding after the last member is ignored, as gzip -d
+                // does (tape blocks); another member may follow; anything
+                // else is garbage.
+                if padding || input[0] == 0 {
+                    guard (0..<n).allSatisfy({ input[$0] == 0 }) else {
+                        return fail(ZoneError(file: path, message: "corrupt gzip data: trailing garbage"))
+                    }
+                    padding = true
+                    continue
+                }
                 guard input[0] == 0x1f else { return fail(ZoneError(file: path, message: "corrupt gzip data: trailing garbage")) }
                 inflateReset(&stream)
                 memberEnded = false
@@ -182,7 +192,13 @@ public final class ZoneText: @unchecked Sendable {
                     break
                 case Z_STREAM_END:
                     memberEnded = true
-                    if n > 0 {
+                    if n > 0 && input[0] == 0 {
+                        guard (0..<n).allSatisfy({ input[$0] == 0 }) else {
+                            return fail(ZoneError(file: path, message: "corrupt gzip data: trailing garbage"))
+                        }
+                        padding = true
+                        n = 0
+                    } else if n > 0 {
                         guard input[0] == 0x1f else { return fail(ZoneError(file: path, message: "corrupt gzip data: trailing garbage")) }
                         inflateReset(&stream)
                         memberEnded = false

@@ -379,6 +379,3 @@ private let typeKeys: [UInt64: RRType] = {
     }
     return keys
 }()
-
-@inline(__always)
-func isDigit(_ c: UInt8) -> Bool { (c &- 48) < 10 }

@@ -9,7 +9,13 @@ public final class Scratch {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { remove() }
+
+    /// Removes the directory now (tests that hand it to a long-lived
+    /// process call this from `defer`); removing twice is harmless.
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
 
     /// The directory's entries, sorted: to check nothing was left behind.
     public var files: [String] { (try? FileManager.default.contentsOfDirectory(atPath: path).sorted()) ?? [] }
@@ -63,3 +69,93 @@ public func run(_ executable: String, _ arguments: [String], directory: String? 
 /// `../shared/zones`, beside the checkout: real root-zone files, never copied.
 public let sharedZones: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/zones").path
+
+/// A loopback address of a test's own in 127.0.0.0/8 and a free high port,
+/// so that parallel tests, other developers and anything else on this
+/// machine never collide.
+public struct Endpoint: CustomStringConvertible, Sendable {
+    public let host: String
+    public let port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    public static func random() -> Endpoint {
+        Endpoint(host: "127.\(Int.random(in: 1...254)).\(Int.random(in: 1...254)).\(Int.random(in: 2...254))",
+                 port: UInt16.random(in: 20000...60000))
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The `rootmirror` binary SwiftPM built beside the test bundle.
+public let rootmirrorBinary: String = {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rootmirror").path
+}()
+
+/// A real Knot DNS (Debian's `knot`) serving one zone on a loopback address,
+/// as a stand-in live root server. Stopped when the value goes away.
+public final class KnotServer {
+    public let address: String
+    public let port: UInt16
+    private let process = Process()
+    private let scratch: Scratch
+
+    public init(zone: String, origin: String = ".") throws {
+        scratch = try Scratch()
+        let endpoint = Endpoint.random()
+        (address, port) = (endpoint.host, endpoint.port)
+        scratch.write("zone", Array(zone.utf8))
+        let config = """
+            server:
+                listen: \(address)@\(port)
+                rundir: \(scratch.path)
+                user: root:root
+                udp-workers: 1
+                tcp-workers: 1
+                background-workers: 1
+            database:
+                storage: \(scratch.path)
+            zone:
+              - domain: "\(origin)"
+                file: \(scratch.path)/zone
+                zonefile-load: whole
+                semantic-checks: off
+                journal-content: none
+            log:
+              - target: stderr
+                any: error
+            """
+        let conf = scratch.write("knot.conf", Array(config.utf8))
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/knotd")
+        process.arguments = ["-c", conf]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Ready when it answers the SOA; a few seconds at most.
+        for _ in 0..<100 {
+            let dig = try run("/usr/bin/dig", ["+short", "+time=1", "+tries=1", "@\(address)", "-p", "\(port)", origin, "SOA"])
+            if dig.status == 0 && !dig.output.isEmpty { return }
+            usleep(50_000)
+        }
+        stop()
+        throw KnotError.notReady
+    }
+
+    public enum KnotError: Error { case notReady }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}

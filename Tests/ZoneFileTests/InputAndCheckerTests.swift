@@ -33,6 +33,9 @@ import TestSupport
         flipped[flipped.count - 8] ^= 0xFF // the CRC
         #expect { try read(scratch.write("c.gz", flipped)) } throws: { "\($0)".contains("corrupt gzip data") }
         #expect { try read(scratch.write("g.gz", gz + [0x42, 0x42])) } throws: { "\($0)".contains("trailing garbage") }
+        // Zero padding after the last member is fine, as for gzip -d.
+        #expect(try read(scratch.write("p.gz", gz + [UInt8](repeating: 0, count: 1000))) == zone)
+        #expect { try read(scratch.write("q.gz", gz + [0, 0, 7])) } throws: { "\($0)".contains("trailing garbage") }
     }
 
     @Test func sizeCapStopsABomb() throws {
@@ -106,7 +109,10 @@ import TestSupport
     @Test func onlyGlueBelowADelegation() {
         #expect(checkError(good + "www.example. 1 IN TXT \"x\"\n").hasPrefix("test.zone:9: TXT record below the delegation 'example.' is not glue"))
         #expect(checkError(good + "sub.example. 1 IN NS ns.example.\n").contains("NS record below the delegation 'example.'"))
-        #expect(checkError(good + "example. 1 IN TXT \"x\"\n").contains("TXT data at a delegation point is occluded"))
+        #expect(checkError(good + "example. 1 IN TXT \"x\"\n").hasPrefix("test.zone:9: TXT data at a delegation point is occluded"))
+        // An address below a cut that no NS record names is not glue either.
+        #expect(checkError(good + "www.example. 1 IN A 192.0.2.7\n") ==
+                "test.zone:9: A record below the delegation 'example.' is not glue: no NS record names it: 'www.example.'")
     }
 
     @Test func inZoneNameServersNeedGlue() {

@@ -1,0 +1,175 @@
+import Answering
+import CDBStore
+import CNetShim
+import DNSWire
+import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rootmirror serve`: binds, drops privileges, loads data.cdb, answers over
+/// UDP and TCP, reloads when the file is replaced or on SIGHUP, and stops on
+/// SIGTERM or SIGINT.
+public final class Server {
+    public struct Configuration: Sendable {
+        public var dataPath = "data.cdb"
+        public var addresses: [ListenAddress] = []
+        public var udpWorkers = availableCPUCount()
+        public var tcpIdleTimeoutSeconds = 10
+        public var tcpMaximumConnections = 256
+        public var responder = Responder()
+        public var user: String?
+        public var chroot: String?
+        /// How often data.cdb is checked for replacement.
+        public var pollInterval = 1
+
+        public init() {}
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until SIGTERM or SIGINT. Throws, before serving anything, when
+    /// an address cannot be bound, privileges cannot be dropped, or data.cdb
+    /// cannot be loaded: the caller prints the one line and exits non-zero.
+    public func run() throws(ServeError) {
+        let c = configuration
+        // Signals arrive through a pipe: their handlers only write the
+        // signal number to it, on whatever thread the kernel picks (threads
+        // of the Swift runtime may exist before this point, so no signal
+        // mask can cover them all), and this thread reads it.
+        let signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT])
+        signal(SIGPIPE, SIG_IGN)
+
+        let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
+        let memory = ResidentMemory()
+        let udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, logger: logger)
+        let tcp: TCPServer
+        do {
+            tcp = try TCPServer(
+                addresses: c.addresses,
+                settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections),
+                responder: c.responder)
+        } catch {
+            udp.stop()
+            throw error
+        }
+        let holder: ZoneHolder
+        var seen: FileIdentity?
+        do {
+            if let directory = c.chroot { try Privileges.confine(to: directory) }
+            if let account { try Privileges.become(account) }
+            // Loaded after the privilege drop: the file must be readable as
+            // the user and inside the jail, exactly as every reload will need.
+            seen = FileIdentity(path: c.dataPath)
+            holder = ZoneHolder(try load())
+        } catch {
+            tcp.stop()
+            udp.stop()
+            throw error
+        }
+
+        udp.start(zone: holder, responder: c.responder)
+        tcp.start(zone: holder)
+        let zone = holder.zone
+        logger.info("serving", metadata: [
+            "addresses": "\(c.addresses.map(\.description).joined(separator: " ")) (udp+tcp)",
+            "serial": "\(zone.soa.serial)", "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
+            "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
+        ])
+
+        // Start-up is over once the transports run: shed its memory now and
+        // once more an interval later, when the threads have settled.
+        memory.shed()
+
+        // This thread now only watches: signals, and data.cdb once per interval.
+        var trimPending = true
+        while true {
+            let s = signals.wait(milliseconds: c.pollInterval * 1000)
+            if trimPending {
+                // One interval after a (re)load the workers have let go of
+                // the old index (each drops it at its next batch).
+                memory.shed()
+                trimPending = false
+            }
+            if s == SIGTERM || s == SIGINT {
+                logger.info("stopping", metadata: ["signal": "\(s == SIGTERM ? "TERM" : "INT")"])
+                break
+            }
+            let now = FileIdentity(path: c.dataPath)
+            if s == SIGHUP {
+                seen = now
+                reload(into: holder, reason: "SIGHUP")
+                trimPending = true
+            } else if now != seen {
+                // Remembered even when the load fails, so a bad file is
+                // reported once, and retried only when it changes again.
+                seen = now
+                if now != nil { reload(into: holder, reason: "data.cdb replaced") }
+                trimPending = true
+            }
+        }
+        tcp.stop()
+        udp.stop()
+        logger.info("stopped")
+    }
+
+    private func load() throws(ServeError) -> ZoneIndex {
+        do {
+            return try ZoneIndex(records: DataStore.load(path: configuration.dataPath))
+        } catch let error as StoreError {
+            throw ServeError("cannot load \(error)")
+        } catch {
+            throw ServeError("cannot load \(configuration.dataPath): \(error)")
+        }
+    }
+
+    /// Builds the new index on this thread, off the answering threads, and
+    /// swaps it in only when complete; a file that fails is refused and the
+    /// old data keeps serving.
+    private func reload(into holder: ZoneHolder, reason: String) {
+        let old = holder.zone.soa.serial
+        do {
+            let zone = try load()
+            holder.replace(with: zone)
+            logger.info("reloaded", metadata: [
+                "reason": "\(reason)", "serial": "\(old) -> \(zone.soa.serial)",
+                "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
+            ])
+        } catch {
+            logger.error("reload refused, still serving serial \(old)", metadata: ["reason": "\(reason)", "error": "\(error)"])
+        }
+    }
+}
+
+/// What identifies one version of data.cdb: a rename gives a new inode, an
+/// in-place rewrite a new size or modification time.
+struct FileIdentity: Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modified: timespec
+    var changed: timespec
+
+    init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+        modified = st.st_mtim
+        changed = st.st_ctim
+    }
+
+    static func == (a: FileIdentity, b: FileIdentity) -> Bool {
+        a.device == b.device && a.inode == b.inode && a.size == b.size
+            && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+            && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+    }
+}

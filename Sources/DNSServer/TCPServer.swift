@@ -1,0 +1,252 @@
+import Answering
+import NIOCore
+import NIOPosix
+
+/// DNS over TCP per RFC 7766, on SwiftNIO: 2-byte length framing, queries
+/// pipelined and answered in order, reads and writes of any size, an idle
+/// timeout and a cap on open connections.
+///
+/// TCP gets its own single-threaded event loop, separate from the UDP
+/// workers: a slow or hostile TCP client can at worst keep that thread busy,
+/// never a UDP worker. Its costs (a buffer per reply, futures) do not matter
+/// at TCP's volume, which is why it can use NIO where UDP cannot.
+final class TCPServer: @unchecked Sendable {
+    struct Settings: Sendable {
+        var idleTimeout: TimeAmount = .seconds(10)
+        var maximumConnections = 256
+    }
+
+    private let group: MultiThreadedEventLoopGroup
+    private var channels: [Channel] = []
+    private let connections: NIOLoopBound<TCPConnections>
+    /// Set by `start`, before the first connection is accepted.
+    private var holder: ZoneHolder?
+    private let responder: Responder
+
+    /// Binds every address now, while still privileged, but accepts no
+    /// connection until `start`: the zone is loaded after privileges are
+    /// dropped, and connections wait in the listen queue meanwhile.
+    init(addresses: [ListenAddress], settings: Settings, responder: Responder) throws(ServeError) {
+        self.responder = responder
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        connections = try! loop.submit {
+            NIOLoopBound(TCPConnections(settings: settings, loop: loop), eventLoop: loop)
+        }.wait()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.autoRead, value: false)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = DNSOverTCPHandler(holder: holder!, responder: responder, connections: connections.value)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        do {
+            for address in addresses {
+                channels.append(try bootstrap.bind(host: address.host, port: Int(address.port)).wait())
+            }
+        } catch {
+            let failed = addresses[channels.count]
+            for channel in channels { try? channel.close().wait() }
+            try? group.syncShutdownGracefully()
+            throw ServeError("cannot bind tcp \(failed): \(error)")
+        }
+    }
+
+    /// Starts accepting connections, answering from `holder`.
+    func start(zone holder: ZoneHolder) {
+        self.holder = holder
+        let connections = self.connections
+        try? group.next().submit { connections.value.startSweeping() }.wait()
+        for channel in channels {
+            try? channel.setOption(.autoRead, value: true).wait()
+            channel.read()
+        }
+    }
+
+    /// Stops accepting, closes every connection, stops the event loop.
+    func stop() {
+        for channel in channels { try? channel.close().wait() }
+        let connections = self.connections
+        try? group.next().submit { connections.value.closeAll() }.wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// The open connections, owned by the TCP event loop. Enforces the cap
+/// (closing the oldest idle connection first, so a flood of new clients
+/// pushes out the ones doing nothing) and the idle timeout.
+final class TCPConnections {
+    let settings: TCPServer.Settings
+    let loop: EventLoop
+    private var open: [ObjectIdentifier: DNSOverTCPHandler] = [:]
+    private var sweeping = true
+
+    init(settings: TCPServer.Settings, loop: EventLoop) {
+        self.settings = settings
+        self.loop = loop
+    }
+
+    func opened(_ handler: DNSOverTCPHandler) {
+        if open.count >= settings.maximumConnections, let victim = victim() {
+            open[ObjectIdentifier(victim)] = nil
+            victim.close()
+        }
+        open[ObjectIdentifier(handler)] = handler
+    }
+
+    func closed(_ handler: DNSOverTCPHandler) {
+        open[ObjectIdentifier(handler)] = nil
+    }
+
+    /// The idle connection quiet for longest; failing that (every
+    /// connection mid-query), the one quiet for longest.
+    private func victim() -> DNSOverTCPHandler? {
+        let all = open.values
+        let idle = all.filter(\.isIdle)
+        return (idle.isEmpty ? Array(all) : idle).min { $0.lastActivity < $1.lastActivity }
+    }
+
+    /// Once a second, closes connections quiet for longer than the timeout.
+    /// A connection with a reply still waiting for the client to read it is
+    /// not quiet while that reply makes progress, and is closed when it stops.
+    func startSweeping() {
+        loop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
+            guard sweeping else { return }
+            let deadline = NIODeadline.now() - settings.idleTimeout
+            for handler in open.values where handler.lastActivity < deadline {
+                open[ObjectIdentifier(handler)] = nil
+                handler.close()
+            }
+            startSweeping()
+        }
+    }
+
+    func closeAll() {
+        sweeping = false
+        for handler in open.values { handler.close() }
+        open = [:]
+    }
+}
+
+/// One TCP connection: frames, answers and replies in order.
+final class DNSOverTCPHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let holder: ZoneHolder
+    private let responder: Responder
+    private let connections: TCPConnections
+    private var context: ChannelHandlerContext?
+    /// Bytes of a query not yet complete.
+    private var pending: ByteBuffer?
+    private var writesInFlight = 0
+    private var inputClosed = false
+    private var closing = false
+    private(set) var lastActivity = NIODeadline.now()
+
+    /// Replies are built here first: the Responder writes into a caller's
+    /// buffer, and the TCP loop is one thread, so one buffer serves all.
+    nonisolated(unsafe) private static var scratch = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: Responder.maximumReplySize, alignment: 16)
+
+    init(holder: ZoneHolder, responder: Responder, connections: TCPConnections) {
+        self.holder = holder
+        self.responder = responder
+        self.connections = connections
+    }
+
+    /// Neither half a query received nor a reply waiting to be read.
+    var isIdle: Bool { (pending?.readableBytes ?? 0) == 0 && writesInFlight == 0 }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        lastActivity = .now()
+        connections.opened(self)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connections.closed(self)
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        lastActivity = .now()
+        if var buffered = pending, buffered.readableBytes > 0 {
+            buffered.writeBuffer(&incoming)
+            incoming = buffered
+        }
+        pending = nil
+        var out: ByteBuffer?
+        let zone = holder.zone
+        while let length = incoming.getInteger(at: incoming.readerIndex, as: UInt16.self),
+              incoming.readableBytes >= 2 + Int(length) {
+            incoming.moveReaderIndex(forwardBy: 2)
+            let reply = incoming.readWithUnsafeReadableBytes { query in
+                let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
+                return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
+            }
+            // A packet the responder drops (a response, shorter than a
+            // header) gets no reply; the connection goes on.
+            guard reply.length > 0 else { continue }
+            if out == nil { out = context.channel.allocator.buffer(capacity: 2 + reply.length) }
+            out!.writeInteger(UInt16(reply.length))
+            out!.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<reply.length]))
+        }
+        if incoming.readableBytes > 0 {
+            incoming.discardReadBytes()
+            pending = incoming
+        }
+        if let out { send(out, context: context) }
+    }
+
+    private func send(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        writesInFlight += 1
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { [self] _ in
+            writesInFlight -= 1
+            lastActivity = .now()
+            if inputClosed && writesInFlight == 0 { close() }
+        }
+    }
+
+    /// Stop reading while the client is not reading its replies: pipelined
+    /// queries then wait in the client's socket, not in our memory.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { context.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable { context.read() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // RFC 7766 §6.2.4: a client may send its queries and half-close;
+        // the replies still go out, then the connection closes.
+        if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+            if writesInFlight == 0 { close() }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        close()
+    }
+
+    func close() {
+        guard !closing, let context else { return }
+        closing = true
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,134 @@
+import DNSWire
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Asks the live roots for their SOA serial every `interval` (jittered, so
+/// that a fleet of resolvers does not ask in step), remembers what they said
+/// and since when the local data has been behind. It runs on a dispatch
+/// queue of its own and only ever blocks there: answering never waits on it.
+public final class FreshnessMonitor: Sendable {
+    public struct Configuration: Sendable {
+        /// Seconds between checks (15 minutes: the root changes about twice a day).
+        public var interval: Int = 900
+        /// Each wait is interval × (1 ± jitter).
+        public var jitter: Double = 0.1
+        public var timeoutMilliseconds: Int = 2000
+        /// Servers to ask; empty means the apex name servers of the served zone.
+        public var upstreams: [Upstream] = []
+        public var port: UInt16 = 53
+
+        public init(interval: Int = 900, jitter: Double = 0.1, timeoutMilliseconds: Int = 2000, upstreams: [Upstream] = []) {
+            self.interval = interval
+            self.jitter = jitter
+            self.timeoutMilliseconds = timeoutMilliseconds
+            self.upstreams = upstreams
+        }
+    }
+
+    /// What the served zone looks like now; the server answers this.
+    public struct ServedZone: Sendable {
+        public var serial: UInt32
+        public var apexServerAddresses: [[UInt8]]
+        public init(serial: UInt32, apexServerAddresses: [[UInt8]]) {
+            self.serial = serial
+            self.apexServerAddresses = apexServerAddresses
+        }
+    }
+
+    /// One round of questions to the upstreams.
+    public struct Observation: Sendable {
+        public var time: Int64
+        public var results: [SOAProbe.Result]
+        public var view: UpstreamView
+
+        public init(time: Int64, results: [SOAProbe.Result], view: UpstreamView) {
+            self.time = time
+            self.results = results
+            self.view = view
+        }
+    }
+
+    struct State {
+        var last: Observation?
+        var behindSince: Int64?
+        var checks = 0
+        /// Rounds in which no upstream answered.
+        var failedChecks = 0
+        var running = false
+        var stopped = false
+    }
+
+    public let configuration: Configuration
+    private let served: @Sendable () -> ServedZone?
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(configuration: Configuration, served: @escaping @Sendable () -> ServedZone?) {
+        self.configuration = configuration
+        self.served = served
+    }
+
+    public var lastObservation: Observation? { state.withLock { $0.last } }
+    public var checkCount: Int { state.withLock { $0.checks } }
+    public var failedCheckCount: Int { state.withLock { $0.failedChecks } }
+
+    /// Asks every upstream once, now, on the calling thread.
+    @discardableResult
+    public func checkNow() -> Observation {
+        let zone = served()
+        let upstreams = configuration.upstreams.isEmpty
+            ? (zone?.apexServerAddresses ?? []).map { Upstream(address: $0, port: configuration.port) }
+            : configuration.upstreams
+        let results = SOAProbe.serials(from: upstreams, timeoutMilliseconds: configuration.timeoutMilliseconds)
+        let now = Int64(time(nil))
+        let observation = Observation(time: now, results: results, view: .from(serials: results.compactMap(\.serial)))
+        state.withLock { s in
+            s.last = observation
+            s.checks += 1
+            if case .unknown = observation.view { s.failedChecks += 1 }
+            if case .majority(let serial, _) = observation.view, let local = zone?.serial, SerialNumber.isNewer(serial, than: local) {
+                if s.behindSince == nil { s.behindSince = now }
+            } else if case .majority = observation.view {
+                s.behindSince = nil
+            }
+        }
+        return observation
+    }
+
+    /// Starts checking in the background: once now, then every interval.
+    public func start() {
+        state.withLock { $0.running = true }
+        DispatchQueue(label: "rootmirror.freshness").async { [self] in
+            while !state.withLock({ $0.stopped }) {
+                checkNow()
+                let base = Double(configuration.interval)
+                let wait = base * Double.random(in: (1 - configuration.jitter)...(1 + configuration.jitter))
+                _ = wake.wait(timeout: .now() + .milliseconds(Int(wait * 1000)))
+            }
+            done.signal()
+        }
+    }
+
+    public func stop() {
+        let wasRunning = state.withLock { s -> Bool in
+            defer { s.stopped = true }
+            return s.running && !s.stopped
+        }
+        guard wasRunning else { return }
+        wake.signal()
+        done.wait()
+    }
+
+    /// The policy's input for the zone served now. Behind-ness is judged
+    /// against the current serial, so a reload clears it at once.
+    public func input(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?) -> FreshnessInput {
+        state.withLock { s in
+            FreshnessInput(now: now, localSerial: localSerial, soaExpire: soaExpire, lastRefresh: lastRefresh,
+                           upstream: s.last?.view ?? .unknown, behindSince: s.behindSince)
+        }
+    }
+}

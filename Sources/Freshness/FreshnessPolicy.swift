@@ -1,0 +1,131 @@
+import DNSWire
+
+/// How stale a local root may get before an operator is told. The defaults
+/// suit the root zone: published about twice a day, SOA expire 7 days.
+public struct FreshnessThresholds: Sendable, Equatable {
+    /// Last successful refresh older than this: warning (a nightly job that
+    /// missed one run by a couple of hours still passes).
+    public var warningAge: Int64 = 26 * 3600
+    /// Last successful refresh older than this: critical.
+    public var criticalAge: Int64 = 72 * 3600
+    /// Behind the live roots for longer than this: critical.
+    public var criticalBehind: Int64 = 24 * 3600
+
+    public init(warningAge: Int64 = 26 * 3600, criticalAge: Int64 = 72 * 3600, criticalBehind: Int64 = 24 * 3600) {
+        self.warningAge = warningAge
+        self.criticalAge = criticalAge
+        self.criticalBehind = criticalBehind
+    }
+}
+
+/// Ordered by severity, so the worst of several findings is the maximum.
+public enum FreshnessStatus: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
+    case ok, warning, critical, expired
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .ok: return "ok"
+        case .warning: return "warning"
+        case .critical: return "critical"
+        case .expired: return "expired"
+        }
+    }
+}
+
+/// What the live roots said at the last SOA check.
+public enum UpstreamView: Sendable, Equatable {
+    /// No upstream answered: the age checks alone decide.
+    case unknown
+    /// The serial most upstreams reported, and how many answered.
+    case majority(serial: UInt32, answered: Int)
+
+    /// The serial a majority (the most common one) of `serials` reported.
+    public static func from(serials: [UInt32]) -> UpstreamView {
+        guard !serials.isEmpty else { return .unknown }
+        var counts: [UInt32: Int] = [:]
+        for s in serials { counts[s, default: 0] += 1 }
+        // Ties go to the newer serial: a roll-out in progress, not a lag.
+        let best = counts.max { a, b in a.value != b.value ? a.value < b.value : SerialNumber.isNewer(b.key, than: a.key) }!
+        return .majority(serial: best.key, answered: serials.count)
+    }
+}
+
+/// Everything the verdict depends on, as plain values (times in seconds
+/// since the epoch), so that the policy is a pure function and testable.
+public struct FreshnessInput: Sendable {
+    public var now: Int64
+    /// The serial being served; nil when there is no data at all.
+    public var localSerial: UInt32?
+    /// The served zone's SOA EXPIRE (RFC 1035): past it the data must not be served as is.
+    public var soaExpire: UInt32
+    /// When `refresh` last succeeded (including a run that found nothing new).
+    public var lastRefresh: Int64?
+    public var upstream: UpstreamView
+    /// Since when the local serial has been seen behind the upstream majority.
+    public var behindSince: Int64?
+
+    public init(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?, upstream: UpstreamView, behindSince: Int64?) {
+        self.now = now
+        self.localSerial = localSerial
+        self.soaExpire = soaExpire
+        self.lastRefresh = lastRefresh
+        self.upstream = upstream
+        self.behindSince = behindSince
+    }
+
+    /// Whether the served serial is older (RFC 1982) than the upstream majority.
+    public var isBehind: Bool {
+        guard case .majority(let serial, _) = upstream, let local = localSerial else { return false }
+        return SerialNumber.isNewer(serial, than: local)
+    }
+}
+
+public struct FreshnessAssessment: Sendable, Equatable {
+    public var status: FreshnessStatus
+    /// Seconds since the last successful refresh, when one is recorded.
+    public var age: Int64?
+    /// Seconds the served serial has been behind the upstream majority (0 when current).
+    public var behindFor: Int64
+    /// Why the status is not ok, most severe first; empty when ok.
+    public var reasons: [String]
+}
+
+public enum FreshnessPolicy {
+    public static func assess(_ input: FreshnessInput, thresholds: FreshnessThresholds = FreshnessThresholds()) -> FreshnessAssessment {
+        var findings: [(FreshnessStatus, String)] = []
+        let age = input.lastRefresh.map { max(0, input.now - $0) }
+        let behindFor = input.isBehind ? max(0, input.now - (input.behindSince ?? input.now)) : 0
+
+        if input.localSerial == nil {
+            findings.append((.critical, "no data loaded"))
+        }
+        if let age {
+            if age > Int64(input.soaExpire) {
+                findings.append((.expired, "no successful refresh for \(duration(age)), past the SOA expire of \(duration(Int64(input.soaExpire)))"))
+            } else if age > thresholds.criticalAge {
+                findings.append((.critical, "last successful refresh \(duration(age)) ago"))
+            } else if age > thresholds.warningAge {
+                findings.append((.warning, "last successful refresh \(duration(age)) ago"))
+            }
+        } else if input.localSerial != nil {
+            findings.append((.warning, "no successful refresh recorded"))
+        }
+        if input.isBehind, case .majority(let serial, _) = input.upstream {
+            let status: FreshnessStatus = behindFor > thresholds.criticalBehind ? .critical : .warning
+            findings.append((status, "serial \(input.localSerial!) behind the live roots' \(serial) for \(duration(behindFor))"))
+        }
+        findings.sort { $0.0 > $1.0 }
+        return FreshnessAssessment(status: findings.first?.0 ?? .ok, age: age, behindFor: behindFor, reasons: findings.map(\.1))
+    }
+
+    /// `3h`, `2d4h`, `45m`, `12s`: short, for one-line messages.
+    public static func duration(_ seconds: Int64) -> String {
+        let d = seconds / 86400, h = seconds % 86400 / 3600, m = seconds % 3600 / 60
+        if d > 0 { return h > 0 ? "\(d)d\(h)h" : "\(d)d" }
+        if h > 0 { return "\(h)h" }
+        if m > 0 { return "\(m)m" }
+        return "\(seconds)s"
+    }
+}

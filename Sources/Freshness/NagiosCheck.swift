@@ -1,0 +1,51 @@
+/// The output of `rootmirror check`: one line in the Nagios plugin format
+/// (also read by Icinga, Zabbix and Sensu), with perfdata, and the exit code
+/// those systems map to OK, WARNING, CRITICAL, UNKNOWN.
+public struct NagiosCheck: Sendable, Equatable {
+    public enum State: Int32, Sendable {
+        case ok = 0, warning = 1, critical = 2, unknown = 3
+
+        var label: String {
+            switch self {
+            case .ok: return "OK"
+            case .warning: return "WARNING"
+            case .critical: return "CRITICAL"
+            case .unknown: return "UNKNOWN"
+            }
+        }
+    }
+
+    public var state: State
+    public var line: String
+
+    /// Maps an assessment to a plugin result. An expired mirror is critical
+    /// to the monitor: there is no "worse than critical" in the protocol.
+    public init(_ a: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds) {
+        switch a.status {
+        case .ok: state = .ok
+        case .warning: state = .warning
+        case .critical, .expired: state = .critical
+        }
+        var summary: String
+        if let serial = input.localSerial {
+            switch input.upstream {
+            case .unknown: summary = "serial \(serial), live roots unreachable"
+            case .majority(let up, _): summary = input.isBehind ? "serial \(serial) behind \(up)" : "serial \(serial) current"
+            }
+        } else {
+            summary = "no data"
+        }
+        if let age = a.age {
+            summary += ", refreshed \(FreshnessPolicy.duration(age)) ago"
+        }
+        if a.status != .ok { summary += " (" + a.reasons.joined(separator: "; ") + ")" }
+        let perf = "age=\(a.age.map { "\($0)s" } ?? "U");\(thresholds.warningAge);\(thresholds.criticalAge) behind=\(a.behindFor)s;;\(thresholds.criticalBehind)"
+        line = "ROOTMIRROR \(state.label) - \(summary) | \(perf)"
+    }
+
+    /// For a check that could not get an answer at all.
+    public init(unknown reason: String) {
+        state = .unknown
+        line = "ROOTMIRROR UNKNOWN - \(reason)"
+    }
+}

@@ -1,0 +1,95 @@
+import Answering
+import ArgumentParser
+import Logging
+import DNSServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer root-zone queries from data.cdb over UDP and TCP.",
+        discussion: """
+            Listens on 127.53.53.53:53 (UDP and TCP) unless --listen is given; --listen repeats and \
+            takes IPv6 as [::1]:53. data.cdb is loaded at start (a missing or invalid file is an \
+            error then) and again whenever it is replaced (rename a new file over it, as \
+            `rootmirror compile` does) or on SIGHUP; a new file that fails to load is refused and \
+            the old data keeps serving. SIGTERM or SIGINT stops the server.
+
+            With --chroot DIR the server confines itself to DIR after binding, and -d is then \
+            read inside DIR (`--chroot /srv/rootmirror -d data.cdb` serves \
+            /srv/rootmirror/data.cdb), as tinydns does with ROOT.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The data.cdb to serve.")
+    var data = "data.cdb"
+
+    @Option(name: .customLong("listen"), help: ArgumentHelp("Address to serve on, UDP and TCP (repeatable).", valueName: "addr[:port]"))
+    var listen: [String] = []
+
+    @Option(help: "Close a TCP connection idle for this many seconds (RFC 7766).")
+    var tcpIdleTimeout = 10
+
+    @Option(help: "Most TCP connections open at once; the oldest idle one is closed to admit a new one.")
+    var tcpMaxConnections = 256
+
+    @Option(help: "Largest UDP reply to an EDNS query, in bytes (512-65535).")
+    var maxUdpPayload = 1232
+
+    @Option(help: "UDP worker threads per address (default: one per CPU).")
+    var udpThreads: Int?
+
+    @Option(help: ArgumentHelp("Run as this user after binding.", valueName: "name"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Confine the server to this directory after binding.", valueName: "dir"))
+    var chroot: String?
+
+    @Option(help: ArgumentHelp("Answer to CHAOS TXT id.server and hostname.bind (default: this host's name; \"\" for none).", valueName: "text"))
+    var chaosIdentity: String?
+
+    @Option(help: ArgumentHelp("Answer to CHAOS TXT version.bind (\"\" for none).", valueName: "text"))
+    var chaosVersion = "rootmirror"
+
+    func run() throws {
+        var config = Server.Configuration()
+        config.dataPath = data
+        do {
+            config.addresses = try (listen.isEmpty ? ["127.53.53.53"] : listen).map { (text) throws(ListenAddressError) in
+                try ListenAddress(parsing: text)
+            }
+        } catch {
+            throw fail(error, exitCode: 64)
+        }
+        guard tcpIdleTimeout > 0 else { throw fail("--tcp-idle-timeout must be positive", exitCode: 64) }
+        guard tcpMaxConnections > 0 else { throw fail("--tcp-max-connections must be positive", exitCode: 64) }
+        guard (512...65535).contains(maxUdpPayload) else { throw fail("--max-udp-payload must be 512 to 65535", exitCode: 64) }
+        if let udpThreads {
+            guard udpThreads > 0 else { throw fail("--udp-threads must be positive", exitCode: 64) }
+            config.udpWorkers = udpThreads
+        }
+        config.tcpIdleTimeoutSeconds = tcpIdleTimeout
+        config.tcpMaximumConnections = tcpMaxConnections
+        let identity = chaosIdentity ?? hostName()
+        config.responder = Responder(
+            maximumUDPPayload: maxUdpPayload,
+            chaos: ChaosIdentity(version: chaosVersion.isEmpty ? nil : chaosVersion, identity: identity.isEmpty ? nil : identity))
+        config.user = user
+        config.chroot = chroot
+
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = Logger(label: "rootmirror")
+        do {
+            try Server(configuration: config, logger: logger).run()
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    private func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, 255) == 0 else { return "" }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

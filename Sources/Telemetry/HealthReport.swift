@@ -1,0 +1,90 @@
+import DNSWire
+import Freshness
+
+/// The `/health` document: everything an ISP's monitoring needs to judge
+/// one resolver's local root, and the HTTP status its load balancers and
+/// probes act on (200 for ok and warning, 503 for critical, expired or no
+/// data). The JSON is written by hand so that the serving process does not
+/// page in Foundation for one small document.
+public struct HealthReport: Sendable {
+    public var assessment: FreshnessAssessment
+    public var input: FreshnessInput
+    public var thresholds: FreshnessThresholds
+    public var observation: FreshnessMonitor.Observation?
+    public var lastReload: Int64?
+    /// What the server does with queries now (`serve`, `forward`, `servfail`).
+    public var mode: String
+
+    public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
+                observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String) {
+        self.assessment = assessment
+        self.input = input
+        self.thresholds = thresholds
+        self.observation = observation
+        self.lastReload = lastReload
+        self.mode = mode
+    }
+
+    public var httpStatus: Int {
+        input.localSerial == nil ? 503 : (assessment.status <= .warning ? 200 : 503)
+    }
+
+    public var json: String {
+        var upstream: [String] = []
+        switch input.upstream {
+        case .unknown:
+            upstream = ["\"serial\": null", "\"answered\": 0"]
+        case .majority(let serial, let answered):
+            upstream = ["\"serial\": \(serial)", "\"answered\": \(answered)"]
+        }
+        upstream.append("\"asked\": \(observation?.results.count ?? 0)")
+        let servers = (observation?.results ?? []).map { r in
+            "{\"address\": \(JSON.string(r.upstream.description)), \"serial\": \(r.serial.map(String.init) ?? "null"), "
+                + "\"error\": \(r.error.map(JSON.string) ?? "null")}"
+        }
+        upstream.append("\"servers\": [\(servers.joined(separator: ", "))]")
+        let fields: [(String, String)] = [
+            ("status", JSON.string(input.localSerial == nil ? "no data" : "\(assessment.status)")),
+            ("reasons", "[" + assessment.reasons.map(JSON.string).joined(separator: ", ") + "]"),
+            ("mode", JSON.string(mode)),
+            ("local_serial", input.localSerial.map(String.init) ?? "null"),
+            ("upstream", "{" + upstream.joined(separator: ", ") + "}"),
+            ("behind_seconds", "\(assessment.behindFor)"),
+            ("last_check", JSON.time(observation?.time)),
+            ("last_refresh", JSON.time(input.lastRefresh)),
+            ("data_age_seconds", assessment.age.map(String.init) ?? "null"),
+            ("last_reload", JSON.time(lastReload)),
+            ("soa_expire_seconds", "\(input.soaExpire)"),
+            ("thresholds", "{\"warning_age_seconds\": \(thresholds.warningAge), \"critical_age_seconds\": \(thresholds.criticalAge), "
+                + "\"critical_behind_seconds\": \(thresholds.criticalBehind)}"),
+        ]
+        return "{" + fields.map { "\(JSON.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}\n"
+    }
+}
+
+enum JSON {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u00" + Codecs.hexEncode([UInt8(scalar.value)], uppercase: false)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// RFC 3339 UTC, or null.
+    static func time(_ t: Int64?) -> String {
+        guard let t else { return "null" }
+        let s = Codecs.civilTimestamp(epochSeconds: Int(t))
+        let c = Array(s)
+        return "\"\(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[8..<10])):\(String(c[10..<12])):\(String(c[12..<14]))Z\""
+    }
+}

@@ -1,0 +1,66 @@
+import Testing
+@testable import Freshness
+
+@Suite struct FreshnessPolicyTests {
+    let now: Int64 = 1_800_000_000
+    let hour: Int64 = 3600
+
+    func input(serial: UInt32? = 2_026_082_201, refreshedAgo: Int64? = 3 * 3600, upstream: [UInt32] = [2_026_082_201],
+               behindSince: Int64? = nil) -> FreshnessInput {
+        FreshnessInput(now: now, localSerial: serial, soaExpire: 604_800, lastRefresh: refreshedAgo.map { now - $0 },
+                       upstream: .from(serials: upstream), behindSince: behindSince)
+    }
+
+    @Test func currentAndRecentIsOK() {
+        let a = FreshnessPolicy.assess(input())
+        #expect(a.status == .ok && a.age == 3 * hour && a.behindFor == 0 && a.reasons.isEmpty)
+        // Newer than the roots (a refresh just ahead of a slow anycast node) is fine too.
+        #expect(FreshnessPolicy.assess(input(upstream: [2_026_082_200])).status == .ok)
+    }
+
+    @Test func ageThresholds() {
+        #expect(FreshnessPolicy.assess(input(refreshedAgo: 26 * hour + 1)).status == .warning)
+        #expect(FreshnessPolicy.assess(input(refreshedAgo: 72 * hour + 1)).status == .critical)
+        let expired = FreshnessPolicy.assess(input(refreshedAgo: 604_801))
+        #expect(expired.status == .expired && expired.reasons.first?.contains("past the SOA expire of 7d") == true)
+    }
+
+    @Test func behindTheRoots() {
+        let fresh = FreshnessPolicy.assess(input(upstream: [2_026_082_300, 2_026_082_300, 2_026_082_201], behindSince: now - hour))
+        #expect(fresh.status == .warning && fresh.behindFor == hour)
+        let long = FreshnessPolicy.assess(input(upstream: [2_026_082_300], behindSince: now - 24 * hour - 1))
+        #expect(long.status == .critical)
+    }
+
+    @Test func unknownUpstreamLeavesTheAgeChecks() {
+        #expect(FreshnessPolicy.assess(input(upstream: [])).status == .ok)
+        #expect(FreshnessPolicy.assess(input(refreshedAgo: 30 * hour, upstream: [])).status == .warning)
+    }
+
+    @Test func missingDataOrRecord() {
+        #expect(FreshnessPolicy.assess(input(serial: nil, upstream: [])).status == .critical)
+        #expect(FreshnessPolicy.assess(input(refreshedAgo: nil)).status == .warning)
+    }
+
+    @Test func majorityPrefersTheMostCommonThenTheNewer() {
+        #expect(UpstreamView.from(serials: [5, 6, 6]) == .majority(serial: 6, answered: 3))
+        #expect(UpstreamView.from(serials: [7, 7, 6]) == .majority(serial: 7, answered: 3))
+        #expect(UpstreamView.from(serials: [6, 7]) == .majority(serial: 7, answered: 2))
+        // RFC 1982: 1 is newer than 0xFFFFFFF0.
+        #expect(UpstreamView.from(serials: [0xFFFF_FFF0, 1]) == .majority(serial: 1, answered: 2))
+    }
+
+    @Test func nagiosLines() {
+        let thresholds = FreshnessThresholds()
+        let ok = input()
+        let check = NagiosCheck(FreshnessPolicy.assess(ok), input: ok, thresholds: thresholds)
+        #expect(check.state == .ok)
+        #expect(check.line == "ROOTMIRROR OK - serial 2026082201 current, refreshed 3h ago | age=10800s;93600;259200 behind=0s;;86400")
+        let behind = input(upstream: [2_026_082_300], behindSince: now - 2 * hour)
+        let warn = NagiosCheck(FreshnessPolicy.assess(behind), input: behind, thresholds: thresholds)
+        #expect(warn.state == .warning && warn.line.hasPrefix("ROOTMIRROR WARNING - serial 2026082201 behind 2026082300"))
+        let old = input(refreshedAgo: 700_000)
+        #expect(NagiosCheck(FreshnessPolicy.assess(old), input: old, thresholds: thresholds).state == .critical)
+        #expect(NagiosCheck(unknown: "cannot reach 127.0.0.1:8053").state == .unknown)
+    }
+}

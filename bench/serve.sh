@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Benchmark `rootmirror serve` against NSD, Knot DNS and tinydns, by hand
+# (not a test): every server serves the same DNSSEC-stripped root zone on a
+# loopback address of its own, port 53, pinned to CPU 1; dnsperf runs on
+# CPU 0 (../shared/bench/cpu-per-query.sh). Reports CPU µs per answered
+# query at 60k and 100k queries/s offered, lost queries, average latency,
+# resident memory and ratios to NSD; then a reload of rootmirror's data.cdb
+# (renamed over, twice) under 50k queries/s, which must lose nothing.
+#
+# usage: bench/serve.sh [SECONDS_PER_RUN]   (as root; default 10)
+# Needs: nsd knot tinydns dnsperf (Debian packages), python3, bc.
+set -euo pipefail
+
+secs=${1:-10}
+here=$(cd "$(dirname "$0")/.." && pwd)
+shared=$(cd "$here/../shared" && pwd)
+zone_gz=$shared/zones/root-2023051100.zone.gz
+newer_gz=$shared/zones/root-2026082200-nosig.zone.gz
+cpq=$shared/bench/cpu-per-query.sh
+
+ip_rootmirror=127.78.0.1
+ip_nsd=127.78.0.2
+ip_knot=127.78.0.3
+ip_tinydns=127.78.0.4
+
+work=$(mktemp -d /tmp/rootmirror-bench-XXXXXX)
+pids_to_stop=()
+cleanup() {
+    for p in "${pids_to_stop[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 1
+    for p in "${pids_to_stop[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building release with a static Swift runtime"
+(cd "$here" && swift build -c release -Xswiftc -static-stdlib 2>&1 | tail -1)
+bin=$(cd "$here" && swift build -c release -Xswiftc -static-stdlib --show-bin-path)/rootmirror
+
+echo "== data: $zone_gz"
+"$bin" compile "$zone_gz" -o "$work/data.cdb" >/dev/null
+"$bin" compile "$newer_gz" -o "$work/newer.cdb" >/dev/null
+cp "$work/data.cdb" "$work/older.cdb"
+zcat "$zone_gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|NSEC3PARAM|DNSKEY|DS|CDS|CDNSKEY|ZONEMD)$/' > "$work/root.zone"
+python3 "$shared/bench/make-queries.py" "$work/root.zone" 200000 1 > "$work/queries.txt"
+
+# Every process of a server: NSD forks xfrd and its server process (a
+# grandchild), and may replace the server process after loading, so the
+# tree is read at each use.
+family() { local c; echo -n "$1 "; for c in $(pgrep -P "$1"); do family "$c"; done; }
+pids_of() { case $1 in nsd) family $nsd_pid;; *) echo "${pids[$1]}";; esac; }
+rss_mb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done; echo "scale=1; $t / 1024" | bc; }
+pin() { for p in "$@"; do taskset -a -p -c 1 "$p" >/dev/null; done; }
+wait_answering() { for _ in $(seq 100); do dig +short +tries=1 +time=1 @"$1" . SOA >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "$1 does not answer" >&2; exit 1; }
+
+echo "== starting servers"
+"$bin" serve -d "$work/data.cdb" --listen $ip_rootmirror:53 --udp-threads 1 2>"$work/rootmirror.log" &
+rm_pid=$!; pids_to_stop+=($rm_pid)
+
+mkdir -p "$work/nsd"
+cat > "$work/nsd.conf" <<EOF
+server:
+    ip-address: $ip_nsd
+    server-count: 1
+    rrl-ratelimit: 0
+    username: ""
+    chroot: ""
+    zonesdir: "$work"
+    pidfile: "$work/nsd/nsd.pid"
+    xfrdfile: "$work/nsd/xfrd.state"
+    zonelistfile: "$work/nsd/zone.list"
+    database: ""
+    logfile: "$work/nsd/nsd.log"
+remote-control:
+    control-enable: no
+zone:
+    name: "."
+    zonefile: "$work/root.zone"
+EOF
+nsd -d -c "$work/nsd.conf" &
+nsd_pid=$!; pids_to_stop+=($nsd_pid)
+
+mkdir -p "$work/knot"
+cat > "$work/knot.conf" <<EOF
+server:
+    rundir: $work/knot
+    pidfile: $work/knot/knot.pid
+    listen: $ip_knot@53
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: $work/knot
+log:
+  - target: stderr
+    any: error
+template:
+  - id: default
+    storage: $work/knot
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: .
+    file: $work/root.zone
+EOF
+knotd -c "$work/knot.conf" &
+knot_pid=$!; pids_to_stop+=($knot_pid)
+
+# tinydns serves rootmirror's data.cdb unchanged (tinydns-data's format).
+mkdir -p "$work/tinydns"
+cp "$work/data.cdb" "$work/tinydns/data.cdb"
+env IP=$ip_tinydns ROOT="$work/tinydns" UID=65534 GID=65534 tinydns >/dev/null 2>&1 &
+tiny_pid=$!; pids_to_stop+=($tiny_pid)
+
+for ip in $ip_rootmirror $ip_nsd $ip_knot $ip_tinydns; do wait_answering $ip; done
+sleep 1
+declare -A pids=([rootmirror]="$rm_pid" [knot]="$knot_pid" [tinydns]="$tiny_pid")
+declare -A ips=([rootmirror]=$ip_rootmirror [nsd]=$ip_nsd [knot]=$ip_knot [tinydns]=$ip_tinydns)
+for s in rootmirror nsd knot tinydns; do pin $(pids_of $s); done
+
+declare -A cpu lost lat rss
+printf "\n== %s s per run, server on CPU 1, dnsperf on CPU 0\n" "$secs"
+for rate in 60000 100000; do
+    for s in rootmirror nsd knot tinydns; do
+        pin $(pids_of $s)
+        line=$("$cpq" "${ips[$s]}" "$work/queries.txt" "$secs" "$rate" $(pids_of $s))
+        echo "  $s @ $rate: $line"
+        cpu[$s,$rate]=$(echo "$line" | sed -E 's/.*cpu_us_per_query=([0-9.]+).*/\1/')
+        lost[$s,$rate]=$(echo "$line" | sed -E 's/.*lost=([0-9]+).*/\1/')
+        lat[$s,$rate]=$(echo "$line" | sed -E 's/.*avg_latency_s=([0-9.]+).*/\1/')
+    done
+done
+for s in rootmirror nsd knot tinydns; do rss[$s]=$(rss_mb $(pids_of $s)); done
+
+printf "\n%-11s %12s %12s %9s %9s %14s %14s %9s %13s\n" server "cpu_us@60k" "cpu_us@100k" "lost@60k" "lost@100k" "latency_ms@60k" "latency_ms@100k" "rss_MB" "cpu@60k/nsd"
+for s in rootmirror nsd knot tinydns; do
+    ratio=$(echo "scale=2; ${cpu[$s,60000]} / ${cpu[nsd,60000]}" | bc)
+    printf "%-11s %12s %12s %9s %9s %14s %14s %9s %13s\n" $s "${cpu[$s,60000]}" "${cpu[$s,100000]}" \
+        "${lost[$s,60000]}" "${lost[$s,100000]}" \
+        "$(echo "scale=3; ${lat[$s,60000]} * 1000" | bc)" "$(echo "scale=3; ${lat[$s,100000]} * 1000" | bc)" \
+        "${rss[$s]}" "$ratio"
+done
+
+echo
+echo "== reload under 50k queries/s: data.cdb renamed over twice while dnsperf runs"
+reload_secs=12
+( sleep 3; cp "$work/newer.cdb" "$work/data.cdb.new"; mv "$work/data.cdb.new" "$work/data.cdb"
+  sleep 4; cp "$work/older.cdb" "$work/data.cdb.new"; mv "$work/data.cdb.new" "$work/data.cdb" ) &
+reloader=$!
+line=$("$cpq" $ip_rootmirror "$work/queries.txt" $reload_secs 50000 $rm_pid)
+wait $reloader
+echo "  rootmirror @ 50000 with reloads: $line"
+grep -E "reloaded|refused" "$work/rootmirror.log" | sed 's/^/  log: /'
+echo "  rss after reloads: $(rss_mb $rm_pid) MB"
