@@ -1,6 +1,7 @@
 import CDBStore
 import Dispatch
 import DNSWire
+import Foundation
 import Logging
 import ZoneFile
 #if canImport(Glibc)
@@ -182,15 +183,22 @@ public enum Refresher {
     /// so this is mostly waiting) while this one inflates, parses and checks
     /// the zone. The signature's verdict is taken first: a parse error in a
     /// file that is not validly signed says nothing worth reporting.
+    ///
+    /// The verifier gets a thread of its own, not a Dispatch worker: on
+    /// Linux the global queues have one worker per core and do not notice
+    /// one blocking, so with this caller on one worker (an async task) the
+    /// verification and the inflating thread would take turns on the other,
+    /// and the parse would wait for the verification instead of overlapping
+    /// it (measured: 4 ms slower, with less CPU used).
     static func verifyAndPrepare(zone: String, signature: String, signatureName: String, home: String,
                                  options: RefreshOptions) throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone) {
         let verification = Verification()
         let verifier = options.verifier
-        DispatchQueue.global(qos: .userInitiated).async {
+        Thread {
             verification.finish(Result { () throws(RefreshError) in
                 try verifier.verify(signature: signature, data: zone, home: home, label: signatureName)
             })
-        }
+        }.start()
         let prepared: Result<CheckedZone, RefreshError>
         do {
             let text = try ZoneText(path: zone, maximumSize: options.maximumZoneSize)
