@@ -43,7 +43,9 @@ import TestSupport
     @Test func dsa1024OverSHA1Verifies() throws {
         let key = try SigningKey()
         let (zone, signature) = try signedZone(key)
-        let listing = try run("/usr/bin/gpg", ["--list-packets", signature]).output
+        // In the key's own home: never the user's, nor whatever GNUPGHOME
+        // a verification running beside this test has set for its gpg.
+        let listing = try SigningKey.gpg(key.home, ["--list-packets", signature]).output
         #expect(listing.contains("algo 17") && listing.contains("digest algo 2"), "DSA over SHA-1: \(listing)")
         let home = try Scratch()
         let signer = try verifier(key, pinned: [key.fingerprint]).verify(signature: signature, data: zone, home: home.path)
