@@ -8,9 +8,12 @@ import PackageDescription
 /// - `ZoneFile`: RFC 1035 master-file parser, gzip input, zone checks and DNSSEC stripping.
 /// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back.
 /// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
+/// - `Addressing`: IP endpoints as operators write them, and a blocking DNS exchange over TCP.
 /// - `Freshness`: the SOA monitor and the verdict on how stale the served data is.
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
-/// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop.
+/// - `HealthCheck`: `rootmirror check`, the Nagios plugin, from `/health` or on its own.
+/// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop,
+///   and what freshness asks of them (counting, forwarding once the data has expired).
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
 ///   resident with the root zone) has no room for it.
 /// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
@@ -37,7 +40,8 @@ let package = Package(
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
-        .target(name: "Freshness", dependencies: ["DNSWire"]),
+        .target(name: "Addressing"),
+        .target(name: "Freshness", dependencies: ["DNSWire", "Addressing"]),
         .target(
             name: "Telemetry",
             dependencies: [
@@ -51,9 +55,16 @@ let package = Package(
         /// recvmmsg/sendmmsg need _GNU_SOURCE, which Swift's Glibc module is not built with.
         .target(name: "CNetShim"),
         .target(
+            name: "HealthCheck",
+            dependencies: [
+                "DNSWire", "CDBStore", "Answering", "Addressing", "Freshness", "Telemetry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "CDBStore", "Answering", "CNetShim",
+                "DNSWire", "CDBStore", "Answering", "CNetShim", "Addressing", "Freshness", "Telemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -72,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering", "DNSServer", "Refresh",
+                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -80,11 +91,13 @@ let package = Package(
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
-        .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "DNSWire", "TestSupport"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "TestSupport"]),
+        .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "Addressing", "DNSWire", "TestSupport"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Freshness", "Telemetry", "Addressing"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "Addressing", "TestSupport"]),
         // The end-to-end tests run the built `rootmirror` binary (hence RootMirrorCLI).
         .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "TestSupport", "RootMirrorCLI"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),

@@ -90,6 +90,13 @@ public struct Responder: Sendable {
         return Reply(length: end, kind: found.kind, rcode: found.rcode, truncated: placement.truncated)
     }
 
+    /// SERVFAIL to a well-formed query: what `serve --on-expiry servfail`
+    /// answers once the data has expired and must not be served (RFC 8806).
+    public func serverFailure(to query: IncomingQuery, packet: UnsafeRawBufferPointer,
+                              into out: UnsafeMutableRawBufferPointer) -> Reply {
+        errorReply(.servFail, id: query.id, flags: query.flags, packet: packet, questionEnd: query.questionEnd, edns: query.edns, into: out)
+    }
+
     /// A reply with no records: the header (ID, opcode, RD echoed), the
     /// question when it could be parsed, and OPT when the query had EDNS.
     private func errorReply(_ rcode: RCode, id: UInt16, flags: UInt16, packet: UnsafeRawBufferPointer, questionEnd: Int?,

@@ -1,16 +1,20 @@
+import Addressing
 import Answering
 import CDBStore
 import CNetShim
 import DNSWire
+import Freshness
 import Logging
 import NIOCore
+import Telemetry
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `rootmirror serve`: binds, drops privileges, loads data.cdb, answers over
-/// UDP and TCP, reloads when the file is replaced or on SIGHUP, and stops on
-/// SIGTERM or SIGINT.
+/// UDP and TCP, reloads when the file is replaced or on SIGHUP, watches how
+/// fresh the data is (SOA monitor, `/health`, `/metrics`, the expiry
+/// action), and stops on SIGTERM or SIGINT.
 public final class Server {
     public struct Configuration: Sendable {
         public var dataPath = "data.cdb"
@@ -23,6 +27,19 @@ public final class Server {
         public var chroot: String?
         /// How often data.cdb is checked for replacement.
         public var pollInterval = 1
+        /// The HTTP endpoint (`/health`, `/metrics`); nil for none.
+        public var statusAddress: IPEndpoint?
+        /// Whether the operator named `statusAddress`: then failing to bind
+        /// it stops the start, as for a DNS address; the default address
+        /// taken (another instance on this host) only costs a log line.
+        public var statusAddressRequired = false
+        /// Whom the monitor asks and expired queries go to; empty for the
+        /// served zone's own root servers.
+        public var upstreams: [IPEndpoint] = []
+        /// nil: no SOA monitor. Its upstreams are `upstreams`.
+        public var monitor: FreshnessMonitor.Configuration? = FreshnessMonitor.Configuration()
+        public var thresholds = FreshnessThresholds()
+        public var expiryAction = ExpiryAction.forward
 
         public init() {}
     }
@@ -49,14 +66,25 @@ public final class Server {
 
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
         let memory = ResidentMemory()
+        let watch = FreshnessWatch(
+            settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, upstreams: c.upstreams, monitor: c.monitor,
+                           expiryAction: c.expiryAction),
+            metrics: ServerMetrics(), logger: logger)
         let udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, logger: logger)
         let tcp: TCPServer
         do {
             tcp = try TCPServer(
                 addresses: c.addresses,
-                settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections),
-                responder: c.responder)
+                settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections))
         } catch {
+            udp.stop()
+            throw error
+        }
+        let status: StatusServer?
+        do {
+            status = try startStatusServer(watch)
+        } catch {
+            tcp.stop()
             udp.stop()
             throw error
         }
@@ -70,18 +98,28 @@ public final class Server {
             seen = FileIdentity(path: c.dataPath)
             holder = ZoneHolder(try load())
         } catch {
+            status?.stop()
             tcp.stop()
             udp.stop()
             throw error
         }
 
-        udp.start(zone: holder, responder: c.responder)
-        tcp.start(zone: holder)
+        watch.attach(holder)
+        // Judged before the first query: data that is already expired at
+        // start is never served, not even for a second.
+        watch.update()
+        let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry)
+        udp.start(serving)
+        tcp.start(serving)
+        watch.start()
         let zone = holder.zone
         logger.info("serving", metadata: [
             "addresses": "\(c.addresses.map(\.description).joined(separator: " ")) (udp+tcp)",
             "serial": "\(zone.soa.serial)", "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
             "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
+            "http": "\(status == nil ? "off" : c.statusAddress!.description)",
+            "soa-checks": "\(c.monitor.map { "every \($0.interval)s" } ?? "off")",
+            "freshness": "\(watch.report().assessment.status)",
         ])
 
         // Start-up is over once the transports run: shed its memory now and
@@ -105,19 +143,40 @@ public final class Server {
             let now = FileIdentity(path: c.dataPath)
             if s == SIGHUP {
                 seen = now
-                reload(into: holder, reason: "SIGHUP")
+                watch.reloaded(succeeded: reload(into: holder, reason: "SIGHUP"))
                 trimPending = true
             } else if now != seen {
                 // Remembered even when the load fails, so a bad file is
                 // reported once, and retried only when it changes again.
                 seen = now
-                if now != nil { reload(into: holder, reason: "data.cdb replaced") }
+                if now != nil { watch.reloaded(succeeded: reload(into: holder, reason: "data.cdb replaced")) }
                 trimPending = true
+            } else {
+                watch.update()
             }
         }
+        status?.stop()
+        watch.stop()
         tcp.stop()
         udp.stop()
         logger.info("stopped")
+    }
+
+    /// Binds the HTTP endpoint, if any. Its handlers build each answer
+    /// from `watch` at request time.
+    private func startStatusServer(_ watch: FreshnessWatch) throws(ServeError) -> StatusServer? {
+        guard let address = configuration.statusAddress else { return nil }
+        do {
+            return try StatusServer(host: address.host, port: Int(address.port),
+                                    health: { watch.report() }, metrics: { watch.exposition() })
+        } catch {
+            guard configuration.statusAddressRequired else {
+                logger.warning("no HTTP endpoint: cannot bind \(address) (--http ADDR:PORT chooses another, --http off none)",
+                               metadata: ["error": "\(error)"])
+                return nil
+            }
+            throw ServeError("cannot bind http \(address): \(error)")
+        }
     }
 
     private func load() throws(ServeError) -> ZoneIndex {
@@ -133,7 +192,7 @@ public final class Server {
     /// Builds the new index on this thread, off the answering threads, and
     /// swaps it in only when complete; a file that fails is refused and the
     /// old data keeps serving.
-    private func reload(into holder: ZoneHolder, reason: String) {
+    private func reload(into holder: ZoneHolder, reason: String) -> Bool {
         let old = holder.zone.soa.serial
         do {
             let zone = try load()
@@ -142,10 +201,21 @@ public final class Server {
                 "reason": "\(reason)", "serial": "\(old) -> \(zone.soa.serial)",
                 "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
             ])
+            return true
         } catch {
             logger.error("reload refused, still serving serial \(old)", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            return false
         }
     }
+}
+
+/// What the transports answer with: the zone, how to answer, where to
+/// count, and whether the data has expired.
+struct ServingContext: Sendable {
+    let holder: ZoneHolder
+    let responder: Responder
+    let metrics: ServerMetrics
+    let expiry: ExpiryState
 }
 
 /// What identifies one version of data.cdb: a rename gives a new inode, an

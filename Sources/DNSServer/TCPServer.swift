@@ -1,4 +1,5 @@
 import Answering
+import DNSWire
 import NIOCore
 import NIOPosix
 
@@ -20,14 +21,12 @@ final class TCPServer: @unchecked Sendable {
     private var channels: [Channel] = []
     private let connections: NIOLoopBound<TCPConnections>
     /// Set by `start`, before the first connection is accepted.
-    private var holder: ZoneHolder?
-    private let responder: Responder
+    private var serving: ServingContext?
 
     /// Binds every address now, while still privileged, but accepts no
     /// connection until `start`: the zone is loaded after privileges are
     /// dropped, and connections wait in the listen queue meanwhile.
-    init(addresses: [ListenAddress], settings: Settings, responder: Responder) throws(ServeError) {
-        self.responder = responder
+    init(addresses: [ListenAddress], settings: Settings) throws(ServeError) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         connections = try! loop.submit {
@@ -42,7 +41,7 @@ final class TCPServer: @unchecked Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = DNSOverTCPHandler(holder: holder!, responder: responder, connections: connections.value)
+                    let handler = DNSOverTCPHandler(serving: serving!, connections: connections.value)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -58,9 +57,9 @@ final class TCPServer: @unchecked Sendable {
         }
     }
 
-    /// Starts accepting connections, answering from `holder`.
-    func start(zone holder: ZoneHolder) {
-        self.holder = holder
+    /// Starts accepting connections, answering from `serving`'s zone.
+    func start(_ serving: ServingContext) {
+        self.serving = serving
         let connections = self.connections
         try? group.next().submit { connections.value.startSweeping() }.wait()
         for channel in channels {
@@ -140,13 +139,14 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let holder: ZoneHolder
-    private let responder: Responder
+    private let serving: ServingContext
     private let connections: TCPConnections
     private var context: ChannelHandlerContext?
     /// Bytes of a query not yet complete.
     private var pending: ByteBuffer?
     private var writesInFlight = 0
+    /// Queries relayed to the live roots (expired data) not yet answered.
+    private var forwardsInFlight = 0
     private var inputClosed = false
     private var closing = false
     private(set) var lastActivity = NIODeadline.now()
@@ -156,14 +156,13 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     nonisolated(unsafe) private static var scratch = UnsafeMutableRawBufferPointer.allocate(
         byteCount: Responder.maximumReplySize, alignment: 16)
 
-    init(holder: ZoneHolder, responder: Responder, connections: TCPConnections) {
-        self.holder = holder
-        self.responder = responder
+    init(serving: ServingContext, connections: TCPConnections) {
+        self.serving = serving
         self.connections = connections
     }
 
     /// Neither half a query received nor a reply waiting to be read.
-    var isIdle: Bool { (pending?.readableBytes ?? 0) == 0 && writesInFlight == 0 }
+    var isIdle: Bool { (pending?.readableBytes ?? 0) == 0 && writesInFlight == 0 && forwardsInFlight == 0 }
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
@@ -187,14 +186,29 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         }
         pending = nil
         var out: ByteBuffer?
-        let zone = holder.zone
+        let zone = serving.holder.zone
+        let responder = serving.responder
+        let intercepting = serving.expiry.isIntercepting
         while let length = incoming.getInteger(at: incoming.readerIndex, as: UInt16.self),
               incoming.readableBytes >= 2 + Int(length) {
             incoming.moveReaderIndex(forwardBy: 2)
-            let reply = incoming.readWithUnsafeReadableBytes { query in
+            let reply = incoming.readWithUnsafeReadableBytes { query -> (Int, Reply?) in
                 let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
-                return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
+                guard intercepting else {
+                    return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
+                }
+                switch serving.expiry.handling(of: q) {
+                case .local:
+                    return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
+                case .serverFailure(let parsed):
+                    return (Int(length), responder.serverFailure(to: parsed, packet: q, into: Self.scratch))
+                case .forward(let parsed):
+                    forward(parsed, packet: q, context: context)
+                    return (Int(length), nil)
+                }
             }
+            guard let reply else { continue }
+            serving.metrics.record(reply, transport: .tcp)
             // A packet the responder drops (a response, shorter than a
             // header) gets no reply; the connection goes on.
             guard reply.length > 0 else { continue }
@@ -214,8 +228,31 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { [self] _ in
             writesInFlight -= 1
             lastActivity = .now()
-            if inputClosed && writesInFlight == 0 { close() }
+            closeIfDone()
         }
+    }
+
+    /// Relayed replies may overtake earlier queries' (RFC 7766 §7 allows
+    /// out-of-order replies; the ID tells them apart).
+    private func forward(_ query: IncomingQuery, packet: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
+        serving.metrics.forwarded.increment()
+        forwardsInFlight += 1
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        serving.expiry.forward(query, packet: packet, overTCP: true, responder: serving.responder) { bytes in
+            handler.eventLoop.execute {
+                let handler = handler.value
+                handler.forwardsInFlight -= 1
+                guard let context = handler.context, !handler.closing else { return }
+                var buffer = context.channel.allocator.buffer(capacity: 2 + bytes.count)
+                buffer.writeInteger(UInt16(bytes.count))
+                buffer.writeBytes(bytes)
+                handler.send(buffer, context: context)
+            }
+        }
+    }
+
+    private func closeIfDone() {
+        if inputClosed && writesInFlight == 0 && forwardsInFlight == 0 { close() }
     }
 
     /// Stop reading while the client is not reading its replies: pipelined
@@ -234,7 +271,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         // the replies still go out, then the connection closes.
         if case ChannelEvent.inputClosed = event {
             inputClosed = true
-            if writesInFlight == 0 { close() }
+            closeIfDone()
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -2,6 +2,7 @@ import Answering
 import CNetShim
 import Logging
 import Synchronization
+import Telemetry
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,12 +72,12 @@ final class UDPServer: @unchecked Sendable {
         return fd
     }
 
-    func start(zone holder: ZoneHolder, responder: Responder) {
+    func start(_ serving: ServingContext) {
         for socket in sockets {
             let fd = socket.fd
             let address = socket.address
             threads.append(OSThread.start { [self] in
-                self.serve(fd: fd, address: address, holder: holder, responder: responder)
+                self.serve(fd: fd, address: address, serving: serving)
             })
         }
     }
@@ -92,7 +93,10 @@ final class UDPServer: @unchecked Sendable {
         sockets = []
     }
 
-    private func serve(fd: Int32, address: ListenAddress, holder: ZoneHolder, responder: Responder) {
+    private func serve(fd: Int32, address: ListenAddress, serving: ServingContext) {
+        let responder = serving.responder
+        let metrics = serving.metrics
+        let expiry = serving.expiry
         let batch = Self.batchSize
         let rxSize = Self.receiveSlotSize
         // The responder never writes more than its UDP maximum (512 bytes
@@ -123,7 +127,7 @@ final class UDPServer: @unchecked Sendable {
             txMsgs[i].msg_hdr.msg_iovlen = 1
         }
 
-        var view = ZoneView(holder)
+        var view = ZoneView(serving.holder)
         var reportedError: Int32 = 0
         while true {
             let received = cnet_recvmmsg(fd, rxMsgs, UInt32(batch), CNET_MSG_WAITFORONE, nil)
@@ -139,15 +143,33 @@ final class UDPServer: @unchecked Sendable {
             }
             view.refresh()
             let zone = view.zone
+            let intercepting = expiry.isIntercepting
             var replies = 0
             for i in 0..<Int(received) {
                 let query = UnsafeRawBufferPointer(start: rx + i * rxSize, count: Int(rxMsgs[i].msg_len))
-                let slot = tx + replies * txSize
-                let reply = responder.respond(
-                    to: query, zone: zone, transport: .udp, into: UnsafeMutableRawBufferPointer(start: slot, count: txSize))
+                let slot = UnsafeMutableRawBufferPointer(start: tx + replies * txSize, count: txSize)
                 // The kernel wrote the peer's address length; the next receive needs the full size back.
                 let peerLength = rxMsgs[i].msg_hdr.msg_namelen
                 rxMsgs[i].msg_hdr.msg_namelen = peerSize
+                var reply: Reply
+                if intercepting {
+                    switch expiry.handling(of: query) {
+                    case .local:
+                        reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
+                    case .serverFailure(let q):
+                        reply = responder.serverFailure(to: q, packet: query, into: slot)
+                    case .forward(let q):
+                        metrics.forwarded.increment()
+                        let peer = Peer(address: peers[i], length: peerLength)
+                        expiry.forward(q, packet: query, overTCP: false, responder: responder) { bytes in
+                            peer.send(bytes, on: fd)
+                        }
+                        continue
+                    }
+                } else {
+                    reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
+                }
+                metrics.record(reply, transport: .udp)
                 guard reply.length > 0 else { continue }
                 txIov[replies].iov_len = reply.length
                 txMsgs[replies].msg_hdr.msg_name = UnsafeMutableRawPointer(peers + i)
@@ -164,6 +186,19 @@ final class UDPServer: @unchecked Sendable {
                     sent += 1
                 }
             }
+        }
+    }
+}
+
+/// A client's address, kept for a reply sent later (a forwarded query's).
+private struct Peer: @unchecked Sendable {
+    var address: sockaddr_storage
+    var length: socklen_t
+
+    func send(_ bytes: [UInt8], on fd: Int32) {
+        var address = address
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, length) }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Addressing
 import DNSWire
 import Dispatch
 import Synchronization
@@ -17,10 +18,10 @@ public final class FreshnessMonitor: Sendable {
         public var jitter: Double = 0.1
         public var timeoutMilliseconds: Int = 2000
         /// Servers to ask; empty means the apex name servers of the served zone.
-        public var upstreams: [Upstream] = []
+        public var upstreams: [IPEndpoint] = []
         public var port: UInt16 = 53
 
-        public init(interval: Int = 900, jitter: Double = 0.1, timeoutMilliseconds: Int = 2000, upstreams: [Upstream] = []) {
+        public init(interval: Int = 900, jitter: Double = 0.1, timeoutMilliseconds: Int = 2000, upstreams: [IPEndpoint] = []) {
             self.interval = interval
             self.jitter = jitter
             self.timeoutMilliseconds = timeoutMilliseconds
@@ -63,13 +64,28 @@ public final class FreshnessMonitor: Sendable {
 
     public let configuration: Configuration
     private let served: @Sendable () -> ServedZone?
+    private let observed: @Sendable (Observation) -> Void
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
-    public init(configuration: Configuration, served: @escaping @Sendable () -> ServedZone?) {
+    /// `served` tells what is being served now; `observed` hears each
+    /// round's outcome (for counters and logs), on the monitor's thread.
+    public init(configuration: Configuration, served: @escaping @Sendable () -> ServedZone?,
+                observed: @escaping @Sendable (Observation) -> Void = { _ in }) {
         self.configuration = configuration
         self.served = served
+        self.observed = observed
+    }
+
+    /// Whom to ask: the configured upstreams, or the served zone's apex
+    /// name servers' addresses; those that answered the last round first.
+    public var upstreams: [IPEndpoint] {
+        let all = configuration.upstreams.isEmpty
+            ? (served()?.apexServerAddresses ?? []).map { IPEndpoint(address: $0, port: configuration.port) }
+            : configuration.upstreams
+        let answered = Set((lastObservation?.results ?? []).filter { $0.serial != nil }.map(\.upstream))
+        return all.filter { answered.contains($0) } + all.filter { !answered.contains($0) }
     }
 
     public var lastObservation: Observation? { state.withLock { $0.last } }
@@ -80,9 +96,6 @@ public final class FreshnessMonitor: Sendable {
     @discardableResult
     public func checkNow() -> Observation {
         let zone = served()
-        let upstreams = configuration.upstreams.isEmpty
-            ? (zone?.apexServerAddresses ?? []).map { Upstream(address: $0, port: configuration.port) }
-            : configuration.upstreams
         let results = SOAProbe.serials(from: upstreams, timeoutMilliseconds: configuration.timeoutMilliseconds)
         let now = Int64(time(nil))
         let observation = Observation(time: now, results: results, view: .from(serials: results.compactMap(\.serial)))
@@ -96,6 +109,7 @@ public final class FreshnessMonitor: Sendable {
                 s.behindSince = nil
             }
         }
+        observed(observation)
         return observation
     }
 

@@ -24,6 +24,12 @@ public enum FreshnessStatus: Int, Sendable, Comparable, CaseIterable, CustomStri
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
+    /// Reads back what `description` writes (the `/health` document's status).
+    public init?(name: String) {
+        guard let status = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = status
+    }
+
     public var description: String {
         switch self {
         case .ok: return "ok"
@@ -90,6 +96,13 @@ public struct FreshnessAssessment: Sendable, Equatable {
     public var behindFor: Int64
     /// Why the status is not ok, most severe first; empty when ok.
     public var reasons: [String]
+
+    public init(status: FreshnessStatus, age: Int64?, behindFor: Int64, reasons: [String]) {
+        self.status = status
+        self.age = age
+        self.behindFor = behindFor
+        self.reasons = reasons
+    }
 }
 
 public enum FreshnessPolicy {
@@ -127,5 +140,39 @@ public enum FreshnessPolicy {
         if h > 0 { return "\(h)h" }
         if m > 0 { return "\(m)m" }
         return "\(seconds)s"
+    }
+
+    /// Reads what `duration` writes, and plain seconds: `900`, `45s`,
+    /// `15m`, `26h`, `3d`, `2d4h`. Nil for anything else, or zero.
+    public static func parseDuration(_ text: String) -> Int64? {
+        if let seconds = Int64(text) { return seconds > 0 ? seconds : nil }
+        var total: Int64 = 0
+        var number: Int64?
+        var lastUnit: Int64 = .max
+        for c in text {
+            if let digit = c.wholeNumberValue, c.isASCII {
+                let (product, over) = (number ?? 0).multipliedReportingOverflow(by: 10)
+                guard !over else { return nil }
+                number = product + Int64(digit)
+                continue
+            }
+            let unit: Int64
+            switch c {
+            case "d": unit = 86400
+            case "h": unit = 3600
+            case "m": unit = 60
+            case "s": unit = 1
+            default: return nil
+            }
+            // Units in falling order, each once: `1h30m`, not `30m1h` or `1h1h`.
+            guard let n = number, unit < lastUnit else { return nil }
+            let (part, over) = n.multipliedReportingOverflow(by: unit)
+            guard !over else { return nil }
+            total += part
+            number = nil
+            lastUnit = unit
+        }
+        guard number == nil, total > 0 else { return nil }
+        return total
     }
 }

@@ -20,7 +20,8 @@ public struct NagiosCheck: Sendable, Equatable {
 
     /// Maps an assessment to a plugin result. An expired mirror is critical
     /// to the monitor: there is no "worse than critical" in the protocol.
-    public init(_ a: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds) {
+    /// `mode` is what a running server does with queries, when not `serve`.
+    public init(_ a: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds, mode: String? = nil) {
         switch a.status {
         case .ok: state = .ok
         case .warning: state = .warning
@@ -39,6 +40,7 @@ public struct NagiosCheck: Sendable, Equatable {
             summary += ", refreshed \(FreshnessPolicy.duration(age)) ago"
         }
         if a.status != .ok { summary += " (" + a.reasons.joined(separator: "; ") + ")" }
+        if let mode, mode != "serve" { summary += ", queries: \(mode)" }
         let perf = "age=\(a.age.map { "\($0)s" } ?? "U");\(thresholds.warningAge);\(thresholds.criticalAge) behind=\(a.behindFor)s;;\(thresholds.criticalBehind)"
         line = "ROOTMIRROR \(state.label) - \(summary) | \(perf)"
     }

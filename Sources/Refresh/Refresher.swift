@@ -136,7 +136,7 @@ public enum Refresher {
                 state.lastSuccess = now()
                 state.result = RefreshOutcome.Action.notModified.rawValue
                 state.serial = installed
-                try state.write(forData: options.data)
+                try save(state, forData: options.data)
                 return RefreshOutcome(action: .notModified, serial: installed, previousSerial: installed, source: urls.zone)
             case .downloaded(_, let fresh):
                 validators = fresh
@@ -174,9 +174,19 @@ public enum Refresher {
         state.source = sourceName
         state.etag = validators?.etag
         state.lastModified = validators?.lastModified
-        try state.write(forData: options.data)
+        try save(state, forData: options.data)
         return RefreshOutcome(action: action, serial: serial, previousSerial: installed, tlds: zone.delegationCount,
                               source: sourceName, signer: signer.fingerprint)
+    }
+
+    /// The state file is the freshness monitor's evidence that refresh
+    /// works; failing to write it fails the run, so cron says so.
+    static func save(_ state: RefreshState, forData data: String) throws(RefreshError) {
+        do {
+            try state.write(forData: data)
+        } catch {
+            throw RefreshError(.local, "\(error)")
+        }
     }
 
     /// Checks the signature on another thread (gpg runs as a child process,

@@ -1,3 +1,4 @@
+import CDBStore
 import ZoneFile
 #if canImport(Glibc)
 import Glibc
@@ -47,14 +48,5 @@ public final class RunLock {
         let n = pread(fd, &buffer, buffer.count, 0)
         guard n > 0 else { return nil }
         return Int32(String(decoding: buffer[..<n], as: UTF8.self).trimmingWhitespace())
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

@@ -1,3 +1,4 @@
+import CDBStore
 import CGPGME
 import Synchronization
 import ZoneFile

@@ -19,8 +19,29 @@ struct RootMirror: ParsableCommand {
             Typical use: `rootmirror compile root.zone.gz -o data.cdb`, then \
             `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
             """,
-        subcommands: [Compile.self, Query.self, Serve.self, RefreshCommand.self]
+        subcommands: [Compile.self, Query.self, Serve.self, RefreshCommand.self, Check.self]
     )
+
+    /// As ArgumentParser's, but a bad argument is one line on stderr (what
+    /// cron mails and a monitoring system shows), not the usage text too.
+    static func main() {
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            let code = exitCode(for: error)
+            // --help and --version are "errors" that print and exit 0.
+            guard code != .success else { exit(withError: error) }
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad arguments"
+            exit(withError: fail(message, exitCode: code.rawValue))
+        }
+        do {
+            var command = command
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Prints one line on stderr and exits non-zero: the contract every command

@@ -1,7 +1,9 @@
+import Addressing
 import Answering
 import ArgumentParser
-import Logging
 import DNSServer
+import Freshness
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +21,14 @@ struct Serve: ParsableCommand {
             With --chroot DIR the server confines itself to DIR after binding, and -d is then \
             read inside DIR (`--chroot /srv/rootmirror -d data.cdb` serves \
             /srv/rootmirror/data.cdb), as tinydns does with ROOT.
+
+            Freshness: every --check-interval the server asks the root servers named in the zone \
+            (or each --upstream) for their SOA serial, and judges the data ok, warning, critical \
+            or expired (see README.md); `GET /health` (JSON) and `GET /metrics` (Prometheus) on \
+            --http say so. The time of the last successful refresh is read from DATA.state, \
+            written by `rootmirror refresh`, or else from data.cdb's modification time. Once the \
+            data has expired (no refresh for longer than the SOA EXPIRE), queries are relayed to \
+            the upstreams by default (--on-expiry), until fresh data is installed.
             """
     )
 
@@ -52,15 +62,28 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Answer to CHAOS TXT version.bind (\"\" for none).", valueName: "text"))
     var chaosVersion = "rootmirror"
 
+    @Option(help: ArgumentHelp("HTTP endpoint for /health and /metrics, or \"off\" (default: 127.0.0.1:8053).", valueName: "addr:port"))
+    var http: String?
+
+    @Option(help: ArgumentHelp("How often to compare the serial with the upstreams, or \"off\".", valueName: "duration"))
+    var checkInterval = "15m"
+
+    @Option(help: ArgumentHelp("What to do once the data has expired: forward queries to the upstreams, answer servfail, or serve it anyway.",
+                               valueName: "action"))
+    var onExpiry = ExpiryAction.forward
+
+    @OptionGroup(title: "Freshness")
+    var freshness: FreshnessOptions
+
     func run() throws {
         var config = Server.Configuration()
         config.dataPath = data
         do {
-            config.addresses = try (listen.isEmpty ? ["127.53.53.53"] : listen).map { (text) throws(ListenAddressError) in
+            config.addresses = try (listen.isEmpty ? ["127.53.53.53"] : listen).map { (text) throws(IPEndpointError) in
                 try ListenAddress(parsing: text)
             }
         } catch {
-            throw fail(error, exitCode: 64)
+            throw fail("--listen: \(error)", exitCode: 64)
         }
         guard tcpIdleTimeout > 0 else { throw fail("--tcp-idle-timeout must be positive", exitCode: 64) }
         guard tcpMaxConnections > 0 else { throw fail("--tcp-max-connections must be positive", exitCode: 64) }
@@ -77,6 +100,25 @@ struct Serve: ParsableCommand {
             chaos: ChaosIdentity(version: chaosVersion.isEmpty ? nil : chaosVersion, identity: identity.isEmpty ? nil : identity))
         config.user = user
         config.chroot = chroot
+        config.thresholds = try freshness.thresholds()
+        config.expiryAction = onExpiry
+        let upstreams = try freshness.upstreamEndpoints()
+        let checkTimeout = try freshness.checkTimeoutMilliseconds()
+        if checkInterval == "off" {
+            config.monitor = nil
+        } else {
+            let interval = try duration(checkInterval, "--check-interval")
+            config.monitor = FreshnessMonitor.Configuration(interval: Int(interval), timeoutMilliseconds: checkTimeout, upstreams: upstreams)
+        }
+        config.upstreams = upstreams
+        if http != "off" {
+            do {
+                config.statusAddress = try IPEndpoint(parsing: http ?? "127.0.0.1:8053", defaultPort: 8053)
+            } catch {
+                throw fail("--http: \(error)", exitCode: 64)
+            }
+            config.statusAddressRequired = http != nil
+        }
 
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "rootmirror")
@@ -93,3 +135,5 @@ struct Serve: ParsableCommand {
         return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+extension ExpiryAction: ExpressibleByArgument {}

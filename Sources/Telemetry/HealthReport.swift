@@ -14,15 +14,19 @@ public struct HealthReport: Sendable {
     public var lastReload: Int64?
     /// What the server does with queries now (`serve`, `forward`, `servfail`).
     public var mode: String
+    /// How `input.lastRefresh` is known: `refresh` (its state file) or
+    /// `data.cdb written` (a compile by hand, or no state file).
+    public var lastRefreshSource: String?
 
     public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
-                observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String) {
+                observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil) {
         self.assessment = assessment
         self.input = input
         self.thresholds = thresholds
         self.observation = observation
         self.lastReload = lastReload
         self.mode = mode
+        self.lastRefreshSource = lastRefreshSource
     }
 
     public var httpStatus: Int {
@@ -52,6 +56,7 @@ public struct HealthReport: Sendable {
             ("behind_seconds", "\(assessment.behindFor)"),
             ("last_check", JSON.time(observation?.time)),
             ("last_refresh", JSON.time(input.lastRefresh)),
+            ("last_refresh_source", lastRefreshSource.map(JSON.string) ?? "null"),
             ("data_age_seconds", assessment.age.map(String.init) ?? "null"),
             ("last_reload", JSON.time(lastReload)),
             ("soa_expire_seconds", "\(input.soaExpire)"),

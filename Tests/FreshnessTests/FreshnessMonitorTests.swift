@@ -1,3 +1,4 @@
+import Addressing
 import DNSWire
 import Foundation
 import Synchronization
@@ -15,7 +16,7 @@ import TestSupport
                          KnotServer(zone: zone(serial: 2_026_082_200))]
         let local = Mutex<UInt32>(2_026_082_200)
         let monitor = FreshnessMonitor(
-            configuration: .init(timeoutMilliseconds: 2000, upstreams: roots.map { Upstream("\($0.address):\($0.port)")! }),
+            configuration: .init(timeoutMilliseconds: 2000, upstreams: roots.map { upstream("\($0.address):\($0.port)") }),
             served: { FreshnessMonitor.ServedZone(serial: local.withLock { $0 }, apexServerAddresses: []) })
 
         let first = monitor.checkNow()
@@ -35,7 +36,7 @@ import TestSupport
 
     @Test func noUpstreamIsAReportedCondition() {
         let closed = Endpoint.random()
-        let monitor = FreshnessMonitor(configuration: .init(timeoutMilliseconds: 200, upstreams: [Upstream("\(closed.host):\(closed.port)")!]),
+        let monitor = FreshnessMonitor(configuration: .init(timeoutMilliseconds: 200, upstreams: [upstream("\(closed.host):\(closed.port)")]),
                                        served: { nil })
         #expect(monitor.checkNow().view == .unknown)
         #expect(monitor.failedCheckCount == 1)
@@ -44,7 +45,7 @@ import TestSupport
 
     @Test func backgroundLoopChecksAndStops() throws {
         let root = try KnotServer(zone: zone(serial: 9))
-        let monitor = FreshnessMonitor(configuration: .init(interval: 3600, upstreams: [Upstream("\(root.address):\(root.port)")!]),
+        let monitor = FreshnessMonitor(configuration: .init(interval: 3600, upstreams: [upstream("\(root.address):\(root.port)")]),
                                        served: { nil })
         monitor.start()
         for _ in 0..<100 where monitor.checkCount == 0 { usleep(20_000) }

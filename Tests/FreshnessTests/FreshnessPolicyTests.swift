@@ -64,3 +64,33 @@ import Testing
         #expect(NagiosCheck(unknown: "cannot reach 127.0.0.1:8053").state == .unknown)
     }
 }
+
+@Suite struct DurationTests {
+    @Test func readsWhatOperatorsWrite() {
+        #expect(FreshnessPolicy.parseDuration("900") == 900)
+        #expect(FreshnessPolicy.parseDuration("45s") == 45)
+        #expect(FreshnessPolicy.parseDuration("15m") == 900)
+        #expect(FreshnessPolicy.parseDuration("26h") == 93_600)
+        #expect(FreshnessPolicy.parseDuration("3d") == 259_200)
+        #expect(FreshnessPolicy.parseDuration("1h30m") == 5400)
+        #expect(FreshnessPolicy.parseDuration("2d4h") == 187_200)
+    }
+
+    @Test func refusesTheRest() {
+        for bad in ["", "0", "-5", "0s", "5x", "h", "30m1h", "1h1h", "1.5h", "99999999999999999999d", "1h 30m"] {
+            #expect(FreshnessPolicy.parseDuration(bad) == nil, "\(bad)")
+        }
+    }
+
+    /// What `duration` prints reads back as the same number of seconds, at its precision.
+    @Test func roundTripsDuration() {
+        for seconds: Int64 in [45, 900, 3600, 93_600, 187_200, 604_800] {
+            #expect(FreshnessPolicy.parseDuration(FreshnessPolicy.duration(seconds)) == seconds)
+        }
+    }
+
+    @Test func statusNamesReadBack() {
+        for status in FreshnessStatus.allCases { #expect(FreshnessStatus(name: status.description) == status) }
+        #expect(FreshnessStatus(name: "no data") == nil)
+    }
+}

@@ -1,3 +1,4 @@
+import Addressing
 import DNSWire
 import Foundation
 import Testing
@@ -9,20 +10,10 @@ import TestSupport
         ". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. \(serial) 1800 900 604800 86400\n. 518400 IN NS a.root-servers.net.\na.root-servers.net. 518400 IN A 198.41.0.4\n"
     }
 
-    @Test func parsesUpstreamAddresses() {
-        #expect(Upstream("192.0.2.1")?.description == "192.0.2.1:53")
-        #expect(Upstream("192.0.2.1:5353")?.port == 5353)
-        #expect(Upstream("2001:db8::1")?.description == "[2001:db8::1]:53")
-        #expect(Upstream("[2001:db8::1]:5353")?.description == "[2001:db8::1]:5353")
-        #expect(Upstream("example.com") == nil)
-        #expect(Upstream("[2001:db8::1") == nil)
-        #expect(Upstream("192.0.2.1:99999") == nil)
-    }
-
     @Test func asksSeveralRealServersInParallel() throws {
         let older = try KnotServer(zone: zone(serial: 2_026_082_200))
         let newer = try KnotServer(zone: zone(serial: 2_026_082_201))
-        let upstreams = [older, newer].map { Upstream("\($0.address):\($0.port)")! }
+        let upstreams = [older, newer].map { upstream("\($0.address):\($0.port)") }
         let results = SOAProbe.serials(from: upstreams, timeoutMilliseconds: 2000)
         #expect(results.map(\.serial) == [2_026_082_200, 2_026_082_201])
         #expect(UpstreamView.from(serials: results.compactMap(\.serial)) == .majority(serial: 2_026_082_201, answered: 2))
@@ -42,8 +33,8 @@ import TestSupport
         try #require(bound == 0)
         let closed = Endpoint.random()
         let live = try KnotServer(zone: zone(serial: 7))
-        let results = SOAProbe.serials(from: [Upstream("\(address):\(port)")!, Upstream("\(closed.host):\(closed.port)")!,
-                                              Upstream("\(live.address):\(live.port)")!], timeoutMilliseconds: 300)
+        let results = SOAProbe.serials(from: [upstream("\(address):\(port)"), upstream("\(closed.host):\(closed.port)"),
+                                              upstream("\(live.address):\(live.port)")], timeoutMilliseconds: 300)
         #expect(results[0].serial == nil && results[0].error?.contains("no answer within 300 ms") == true)
         #expect(results[1].serial == nil && results[1].error != nil)
         #expect(results[2].serial == 7)
@@ -81,7 +72,12 @@ import TestSupport
         try python.run()
         defer { python.terminate(); python.waitUntilExit() }
         _ = out.fileHandleForReading.availableData // "ready"
-        let results = SOAProbe.serials(from: [Upstream("\(address):\(port)")!], timeoutMilliseconds: 2000)
+        let results = SOAProbe.serials(from: [upstream("\(address):\(port)")], timeoutMilliseconds: 2000)
         #expect(results.first?.serial == 42, "\(results)")
     }
+}
+
+/// An upstream as `--upstream` reads it.
+func upstream(_ text: String) -> IPEndpoint {
+    try! IPEndpoint(parsing: text, defaultPort: 53)
 }

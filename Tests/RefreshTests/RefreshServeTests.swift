@@ -27,7 +27,7 @@ import TestSupport
         let endpoint = Endpoint.random()
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: rootmirrorBinary)
-        serve.arguments = ["serve", "-d", target.data, "--listen", endpoint.description]
+        serve.arguments = ["serve", "-d", target.data, "--listen", endpoint.description, "--http", "off", "--check-interval", "off"]
         serve.standardError = FileHandle.nullDevice
         try serve.run()
         defer {

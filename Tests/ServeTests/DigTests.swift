@@ -201,11 +201,17 @@ struct DigTests {
             (["-d", garbage], 1, "cannot load"),
             (["-d", empty], 1, "cannot load"),
             (["-d", CompiledData.root2023, "--listen", "0.0.0.0:53"], 64, "wildcard"),
-            (["-d", CompiledData.root2023, "--listen", "[::1"], 64, "bad listen address"),
+            (["-d", CompiledData.root2023, "--listen", "[::1"], 64, "--listen: bad address '[::1': missing ']'"),
             (["-d", CompiledData.root2023, "--listen", "127.0.0.1:99999"], 64, "bad port"),
             (["-d", CompiledData.root2023, "--user", "no-such-user-here"], 1, "no such user"),
+            (["-d", CompiledData.root2023, "--http", "localhost:8053"], 64, "--http: bad address 'localhost:8053'"),
+            (["-d", CompiledData.root2023, "--upstream", "a.root-servers.net"], 64, "--upstream: bad address"),
+            (["-d", CompiledData.root2023, "--check-interval", "5x"], 64, "--check-interval: '5x' is not a duration"),
+            (["-d", CompiledData.root2023, "--warning-age", "0"], 64, "--warning-age: '0' is not a duration"),
+            (["-d", CompiledData.root2023, "--check-timeout", "0"], 64, "--check-timeout must be above 0"),
+            (["-d", CompiledData.root2023, "--on-expiry", "maybe"], 64, "Please provide one of 'forward', 'servfail' or 'serve'"),
         ] {
-            let result = try run(Paths.binary, ["serve", "--listen", listen] + args)
+            let result = try run(Paths.binary, ["serve", "--listen", listen, "--check-interval", "off"] + args)
             let lines = result.stderr.split(separator: "\n")
             #expect(result.status == status, "\(args): \(result.stderr)")
             #expect(lines.count == 1 && lines[0].hasPrefix("rootmirror: ") && lines[0].contains(text), "\(args): \(result.stderr)")

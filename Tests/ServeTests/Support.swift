@@ -103,7 +103,7 @@ final class RootmirrorServer {
             let endpoint = fixed ?? Endpoint.random()
             let daemon = try Daemon(
                 name: "rootmirror", executable: Paths.binary,
-                arguments: ["serve", "-d", data, "--listen", endpoint.description, "--udp-threads", "2"] + extra,
+                arguments: ["serve", "-d", data, "--listen", endpoint.description, "--udp-threads", "2"] + Self.quiet(extra) + extra,
                 logPath: directory.file("rootmirror-\(attempt).log"))
             if daemon.wait(until: { daemon.log.contains("serving") }) {
                 self.daemon = daemon
@@ -118,6 +118,12 @@ final class RootmirrorServer {
     }
 
     func stop() { daemon.stop() }
+
+    /// A test server asks no real root server and opens no HTTP port unless
+    /// the test says otherwise: loopback addresses of the tests' own only.
+    private static func quiet(_ extra: [String]) -> [String] {
+        (extra.contains("--http") ? [] : ["--http", "off"]) + (extra.contains("--check-interval") ? [] : ["--check-interval", "off"])
+    }
 }
 
 // MARK: - DNS clients on plain sockets

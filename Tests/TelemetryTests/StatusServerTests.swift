@@ -1,3 +1,4 @@
+import Addressing
 import Answering
 import DNSWire
 import Foundation
@@ -12,8 +13,8 @@ import TestSupport
         let now: Int64 = 1_800_000_000
         let observation = FreshnessMonitor.Observation(
             time: now - 60,
-            results: [SOAProbe.Result(upstream: Upstream("198.41.0.4")!, serial: 2_026_082_201, error: nil),
-                      SOAProbe.Result(upstream: Upstream("2001:503:ba3e::2:30")!, serial: nil, error: "no answer within 2000 ms")],
+            results: [SOAProbe.Result(upstream: upstream("198.41.0.4"), serial: 2_026_082_201, error: nil),
+                      SOAProbe.Result(upstream: upstream("2001:503:ba3e::2:30"), serial: nil, error: "no answer within 2000 ms")],
             view: .majority(serial: 2_026_082_201, answered: 1))
         let input = FreshnessInput(now: now, localSerial: serial, soaExpire: 604_800, lastRefresh: now - age,
                                    upstream: observation.view, behindSince: nil)
@@ -91,4 +92,9 @@ import TestSupport
         let promtool = try run("/usr/bin/promtool", ["check", "metrics"], input: Array(text.utf8))
         #expect(promtool.status == 0, "promtool: \(promtool.output) \(promtool.stderr)")
     }
+}
+
+/// An upstream as `--upstream` reads it.
+func upstream(_ text: String) -> IPEndpoint {
+    try! IPEndpoint(parsing: text, defaultPort: 53)
 }

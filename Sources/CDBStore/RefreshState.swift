@@ -41,6 +41,22 @@ public struct RefreshState: Sendable, Equatable {
         return RefreshState(parsing: String(decoding: bytes, as: UTF8.self))
     }
 
+    /// When the data beside it was last known good, and how that is known:
+    /// the later of the last successful refresh (`refresh`, including a run
+    /// that found nothing new) and the time data.cdb itself was written (a
+    /// `rootmirror compile` by hand is a refresh too). Nil when neither exists.
+    public static func lastRefresh(forData data: String) -> (time: Int64, source: String)? {
+        let recorded = read(forData: data).lastSuccess
+        var st = stat()
+        let written: Int64? = stat(data, &st) == 0 ? Int64(st.st_mtim.tv_sec) : nil
+        switch (recorded, written) {
+        case let (r?, w?): return w > r ? (w, "data.cdb written") : (r, "refresh")
+        case let (r?, nil): return (r, "refresh")
+        case let (nil, w?): return (w, "data.cdb written")
+        case (nil, nil): return nil
+        }
+    }
+
     public init(parsing text: String) {
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
@@ -77,11 +93,11 @@ public struct RefreshState: Sendable, Equatable {
 
     /// Temporary file beside the target, fsync, rename: a reader (or a crash)
     /// sees the old state or the new one, never half a file.
-    public func write(forData data: String) throws(RefreshError) {
+    public func write(forData data: String) throws(StoreError) {
         let path = Self.path(forData: data)
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RefreshError(.local, "\(temporary): cannot create: \(errnoText())") }
+        guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
         let bytes = Array(text.utf8)
         let written = Glibc.write(fd, bytes, bytes.count)
         let synced = written == bytes.count && fsync(fd) == 0
@@ -90,14 +106,14 @@ public struct RefreshState: Sendable, Equatable {
         guard synced, rename(temporary, path) == 0 else {
             let why = synced ? errnoText() : why
             unlink(temporary)
-            throw RefreshError(.local, "\(path): cannot write state: \(why)")
+            throw StoreError(path: path, message: "cannot write state: \(why)")
         }
     }
 }
 
 /// The whole of a small file, or nil if it cannot be read or is larger than
 /// `limit` (a state file or a keyring is a few KiB; anything bigger is not one).
-func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
+package func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -111,4 +127,13 @@ func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
         bytes += chunk[..<n]
     }
     return nil
+}
+
+extension String {
+    package func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
 }

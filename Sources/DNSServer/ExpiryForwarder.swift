@@ -1,0 +1,254 @@
+import Addressing
+import Dispatch
+import DNSWire
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Relays queries to the live root servers while the local data has
+/// expired, and hands their replies back with the client's ID and question.
+///
+/// One thread of its own, started on first use, with one UDP socket per
+/// address family: every query goes out under a fresh random ID (a client's
+/// ID is not trusted to be unpredictable), and a reply is taken only from the
+/// server it was sent to, with that ID and the same question. A server that
+/// does not answer within `attemptMilliseconds` is replaced by the next one,
+/// up to `attempts` servers; then the completion gets nil and the caller
+/// answers SERVFAIL. A client that asked over TCP and gets a truncated reply
+/// is asked again over TCP, off this thread. The answering threads only
+/// enqueue and never wait.
+final class ExpiryForwarder: Sendable {
+    typealias Completion = @Sendable ([UInt8]?) -> Void
+
+    struct Settings: Sendable {
+        var attemptMilliseconds = 1000
+        var attempts = 3
+        /// Queries in flight at most; beyond it a query fails at once, so a
+        /// flood while expired costs bounded memory.
+        var maximumPending = 4096
+    }
+
+    private struct Request: Sendable {
+        var query: [UInt8]
+        var questionEnd: Int
+        var overTCP: Bool
+        var completion: Completion
+    }
+
+    private struct Pending {
+        var request: Request
+        var servers: [IPEndpoint]
+        var tried: Int
+        var server: IPEndpoint
+        var deadline: Int
+    }
+
+    private struct State {
+        var submitted: [Request] = []
+        var inFlight = 0
+        var thread: OSThread?
+        var stopping = false
+    }
+
+    private let settings: Settings
+    private let servers: @Sendable () -> [IPEndpoint]
+    private let state = Mutex(State())
+    /// Written to wake the thread for new requests or to stop.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private let failures: @Sendable () -> Void
+
+    /// `servers` gives the upstreams to use now, best first; `failures` is
+    /// called for each query no upstream answered.
+    init(settings: Settings = Settings(), servers: @escaping @Sendable () -> [IPEndpoint], failures: @escaping @Sendable () -> Void) {
+        self.settings = settings
+        self.servers = servers
+        self.failures = failures
+        var fds: [Int32] = [-1, -1]
+        _ = pipe(&fds)
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        (wakeRead, wakeWrite) = (fds[0], fds[1])
+    }
+
+    deinit {
+        close(wakeRead)
+        close(wakeWrite)
+    }
+
+    /// Queues `query` (a parsed IN query; `questionEnd` from the parser)
+    /// for relaying; `completion` runs on the forwarder's thread, or on a
+    /// Dispatch worker after a TCP retry.
+    func forward(_ query: [UInt8], questionEnd: Int, overTCP: Bool, completion: @escaping Completion) {
+        let accepted = state.withLock { s -> Bool in
+            guard !s.stopping, s.inFlight < settings.maximumPending else { return false }
+            s.inFlight += 1
+            s.submitted.append(Request(query: query, questionEnd: questionEnd, overTCP: overTCP, completion: completion))
+            if s.thread == nil { s.thread = OSThread.start { [self] in run() } }
+            return true
+        }
+        guard accepted else {
+            failures()
+            completion(nil)
+            return
+        }
+        wake()
+    }
+
+    func stop() {
+        let thread = state.withLock { s -> OSThread? in
+            s.stopping = true
+            return s.thread
+        }
+        guard let thread else { return }
+        wake()
+        thread.join()
+    }
+
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    private func run() {
+        let sockets = [AF_INET, AF_INET6].map { socket($0, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        defer { for fd in sockets where fd >= 0 { close(fd) } }
+        var pending: [UInt16: Pending] = [:]
+        var buffer = [UInt8](repeating: 0, count: 65535)
+        var drain = [UInt8](repeating: 0, count: 64)
+        var nextServer = 0
+
+        func send(_ p: inout Pending) -> Bool {
+            var id: UInt16
+            repeat { id = UInt16.random(in: 0...UInt16.max) } while pending[id] != nil
+            var packet = p.request.query
+            packet[0] = UInt8(id >> 8)
+            packet[1] = UInt8(id & 0xFF)
+            let fd = sockets[p.server.isIPv6 ? 1 : 0]
+            let sent = fd >= 0 && p.server.withSockaddr { sendto(fd, packet, packet.count, 0, $0, $1) } == packet.count
+            p.deadline = DNSExchange.monotonicMilliseconds() + settings.attemptMilliseconds
+            if sent { pending[id] = p }
+            return sent
+        }
+        /// The next server in line for `p`, until the attempts run out.
+        func retry(_ p: Pending) {
+            var p = p
+            while p.tried < min(settings.attempts, p.servers.count) {
+                p.server = p.servers[(p.servers.firstIndex(of: p.server)! + 1) % p.servers.count]
+                p.tried += 1
+                if send(&p) { return }
+            }
+            finish(p.request, with: nil)
+        }
+
+        while true {
+            let now = DNSExchange.monotonicMilliseconds()
+            let wait = pending.values.map(\.deadline).min().map { max(0, $0 - now) } ?? -1
+            var polls = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                + sockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&polls, nfds_t(polls.count), Int32(wait))
+
+            while read(wakeRead, &drain, drain.count) > 0 {}
+            let (requests, stopping) = state.withLock { s in
+                defer { s.submitted = [] }
+                return (s.submitted, s.stopping)
+            }
+            if stopping {
+                for p in pending.values { finish(p.request, with: nil) }
+                for r in requests { finish(r, with: nil) }
+                return
+            }
+            let available = servers()
+            for request in requests {
+                guard !available.isEmpty else {
+                    finish(request, with: nil)
+                    continue
+                }
+                // Spread the load: each query starts at the next server in line.
+                nextServer = (nextServer + 1) % available.count
+                var p = Pending(request: request, servers: available, tried: 1, server: available[nextServer], deadline: 0)
+                if !send(&p) { retry(p) }
+            }
+
+            for (k, fd) in sockets.enumerated() where fd >= 0 && polls[k + 1].revents != 0 {
+                while true {
+                    var from = sockaddr_storage()
+                    var fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                    let n = withUnsafeMutablePointer(to: &from) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &fromLength) }
+                    }
+                    guard n >= 0 else { break }
+                    guard n >= MessageHeader.size else { continue }
+                    let id = UInt16(buffer[0]) << 8 | UInt16(buffer[1])
+                    guard let p = pending[id], IPEndpoint(&from) == p.server,
+                          Self.isReply(buffer[0..<n], to: p.request) else { continue } // stray or spoofed: keep waiting
+                    pending[id] = nil
+                    let truncated = buffer[2] & 0x02 != 0
+                    if truncated && p.request.overTCP {
+                        relayOverTCP(p.request, server: p.server)
+                    } else {
+                        finish(p.request, with: Self.restore(Array(buffer[0..<n]), for: p.request))
+                    }
+                }
+            }
+
+            let late = DNSExchange.monotonicMilliseconds()
+            for (id, p) in pending where p.deadline <= late {
+                pending[id] = nil
+                retry(p)
+            }
+        }
+    }
+
+    /// The TCP exchange blocks for up to one attempt's time: a Dispatch
+    /// worker does it, so the UDP relaying goes on meanwhile.
+    private func relayOverTCP(_ request: Request, server: IPEndpoint) {
+        let deadline = DNSExchange.monotonicMilliseconds() + settings.attemptMilliseconds
+        DispatchQueue.global().async { [self] in
+            var query = request.query
+            let id = UInt16.random(in: 0...UInt16.max)
+            query[0] = UInt8(id >> 8)
+            query[1] = UInt8(id & 0xFF)
+            guard case .success(let reply) = DNSExchange.overTCP(query, to: server, deadline: deadline),
+                  reply.count >= MessageHeader.size, UInt16(reply[0]) << 8 | UInt16(reply[1]) == id,
+                  Self.isReply(reply[...], to: request) else {
+                finish(request, with: nil)
+                return
+            }
+            finish(request, with: Self.restore(reply, for: request))
+        }
+    }
+
+    private func finish(_ request: Request, with reply: [UInt8]?) {
+        state.withLock { $0.inFlight -= 1 }
+        if reply == nil { failures() }
+        request.completion(reply)
+    }
+
+    /// A response with one question equal to the query's (case aside: a
+    /// server may answer in its own case; the client's is put back).
+    private static func isReply(_ reply: ArraySlice<UInt8>, to request: Request) -> Bool {
+        let r = reply.startIndex
+        let end = request.questionEnd
+        guard reply.count >= end, reply[r + 2] & 0x80 != 0, reply[r + 4] == 0, reply[r + 5] == 1 else { return false }
+        for i in MessageHeader.size..<end {
+            var a = reply[r + i], b = request.query[i]
+            if a >= 0x41 && a <= 0x5A { a |= 0x20 }
+            if b >= 0x41 && b <= 0x5A { b |= 0x20 }
+            guard a == b else { return false }
+        }
+        return true
+    }
+
+    /// The client's ID and question bytes (its 0x20 case) on the server's reply.
+    private static func restore(_ reply: [UInt8], for request: Request) -> [UInt8] {
+        var out = reply
+        out[0] = request.query[0]
+        out[1] = request.query[1]
+        out.replaceSubrange(MessageHeader.size..<request.questionEnd, with: request.query[MessageHeader.size..<request.questionEnd])
+        return out
+    }
+}

@@ -1,0 +1,154 @@
+import Addressing
+import Answering
+import CDBStore
+import Freshness
+import Logging
+import Synchronization
+import Telemetry
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything `serve` knows about how fresh its data is, in one place: the
+/// SOA monitor's last round, the refresh record beside data.cdb, the
+/// thresholds, and the switch to the expiry action. The watcher thread
+/// calls `update` once a second and after every reload; the HTTP endpoint
+/// reads `report` and `exposition` on its own thread. Nothing here is on
+/// the answering path but the one atomic flag in `expiry`.
+final class FreshnessWatch: Sendable {
+    struct Settings: Sendable {
+        var dataPath: String
+        var thresholds: FreshnessThresholds
+        /// Empty: the served zone's apex name servers.
+        var upstreams: [IPEndpoint]
+        /// nil: no SOA monitor (`--check-interval off`).
+        var monitor: FreshnessMonitor.Configuration?
+        var expiryAction: ExpiryAction
+    }
+
+    let metrics: ServerMetrics
+    let expiry: ExpiryState
+    let monitor: FreshnessMonitor?
+    private let settings: Settings
+    private let logger: Logger
+    private let served = ServedSlot()
+    private let lastStatus = Mutex<FreshnessStatus?>(nil)
+    private let lastReload = Atomic<Int64>(0)
+
+    init(settings: Settings, metrics: ServerMetrics, logger: Logger) {
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+        let served = self.served
+        let monitor = settings.monitor.map { configuration in
+            var configuration = configuration
+            configuration.upstreams = settings.upstreams
+            return FreshnessMonitor(configuration: configuration, served: {
+                served.zone.map { FreshnessMonitor.ServedZone(serial: $0.soa.serial, apexServerAddresses: $0.apexServerAddresses) }
+            }, observed: { observation in
+                metrics.checks.increment()
+                switch observation.view {
+                case .unknown:
+                    metrics.checkFailures.increment()
+                    metrics.upstreamSerial.set(Int64(0))
+                    metrics.upstreamsAnswering.set(Int64(0))
+                case .majority(let serial, let answered):
+                    metrics.upstreamSerial.set(Int64(serial))
+                    metrics.upstreamsAnswering.set(Int64(answered))
+                }
+            })
+        }
+        self.monitor = monitor
+        let configured = settings.upstreams
+        let forwarder = settings.expiryAction == .forward
+            ? ExpiryForwarder(servers: {
+                if let monitor { return monitor.upstreams }
+                if !configured.isEmpty { return configured }
+                return (served.zone?.apexServerAddresses ?? []).map { IPEndpoint(address: $0, port: 53) }
+            }, failures: { metrics.forwardFailures.increment() })
+            : nil
+        expiry = ExpiryState(action: settings.expiryAction, forwarder: forwarder)
+    }
+
+    /// The zone is loaded after the endpoint is bound (privileges are dropped
+    /// in between): until then there is no data to report on.
+    func attach(_ holder: ZoneHolder) {
+        served.holder.withLock { $0 = holder }
+        lastReload.store(Int64(time(nil)), ordering: .relaxed)
+        metrics.zoneSerial.set(Int64(holder.zone.soa.serial))
+    }
+
+    func start() { monitor?.start() }
+
+    func stop() {
+        monitor?.stop()
+        expiry.forwarder?.stop()
+    }
+
+    func reloaded(succeeded: Bool) {
+        if succeeded {
+            metrics.reloadsSucceeded.increment()
+            lastReload.store(Int64(time(nil)), ordering: .relaxed)
+            if let zone = served.zone { metrics.zoneSerial.set(Int64(zone.soa.serial)) }
+        } else {
+            metrics.reloadsFailed.increment()
+        }
+        update()
+    }
+
+    /// Judges the data now; on a change of verdict, logs it and switches
+    /// the transports to or from the expiry action.
+    func update() {
+        let report = report()
+        let status = report.assessment.status
+        let previous = lastStatus.withLock { last -> FreshnessStatus? in
+            defer { last = status }
+            return last
+        }
+        let expired = status == .expired
+        if expiry.isExpired != expired {
+            expiry.set(expired: expired)
+            if expired {
+                logger.error("data expired", metadata: [
+                    "serial": "\(report.input.localSerial.map(String.init) ?? "none")", "action": "\(settings.expiryAction.rawValue)",
+                    "reason": "\(report.assessment.reasons.first ?? "")",
+                ])
+            } else {
+                logger.notice("data no longer expired, answering from it again",
+                              metadata: ["serial": "\(report.input.localSerial.map(String.init) ?? "none")"])
+            }
+        }
+        guard let previous, previous != status else { return }
+        let level: Logger.Level = status == .ok ? .notice : (status == .warning ? .warning : .error)
+        logger.log(level: level, "freshness \(previous) -> \(status)",
+                   metadata: ["reasons": "\(report.assessment.reasons.joined(separator: "; "))"])
+    }
+
+    /// The `/health` document for this moment.
+    func report() -> HealthReport {
+        let now = Int64(time(nil))
+        let zone = served.zone
+        let lastRefresh = RefreshState.lastRefresh(forData: settings.dataPath)
+        let input = monitor?.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time)
+            ?? FreshnessInput(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time,
+                              upstream: .unknown, behindSince: nil)
+        let reload = lastReload.load(ordering: .relaxed)
+        return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
+                            thresholds: settings.thresholds, observation: monitor?.lastObservation,
+                            lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source)
+    }
+
+    /// `/metrics`, with the time-dependent gauges brought up to date first.
+    func exposition() -> String {
+        let report = report()
+        metrics.dataAge.set(report.assessment.age ?? -1)
+        return metrics.exposition()
+    }
+}
+
+/// The zone holder, set once the zone is loaded; shared with the monitor's
+/// and the forwarder's closures, which exist before it does.
+private final class ServedSlot: Sendable {
+    let holder = Mutex<ZoneHolder?>(nil)
+    var zone: ZoneIndex? { holder.withLock { $0 }?.zone }
+}

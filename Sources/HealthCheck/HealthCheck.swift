@@ -1,0 +1,103 @@
+import Addressing
+import Answering
+import AsyncHTTPClient
+import CDBStore
+import Foundation
+import Freshness
+import NIOCore
+import Telemetry
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rootmirror check`: the freshness verdict as a monitoring plugin. Two
+/// ways to reach it, the same line either way:
+/// - from a running server's `/health`, which already holds the monitor's
+///   history (how long the data has been behind, what the server does);
+/// - on its own, from data.cdb, its refresh state and one round of SOA
+///   questions, for a host whose server is not rootmirror's (tinydns) or
+///   where the endpoint is off.
+public enum HealthCheck {
+    /// Reads `/health` at `url` (`http://127.0.0.1:8053` or the full
+    /// `/health` URL). Anything but a health document is UNKNOWN: the check
+    /// could not tell, which is not the same as the data being bad.
+    public static func remote(url: String, timeoutSeconds: Int64) async -> NagiosCheck {
+        let target = url.hasSuffix("/health") ? url : (url.hasSuffix("/") ? url + "health" : url + "/health")
+        let body: ByteBuffer
+        do {
+            let request = HTTPClientRequest(url: target)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeoutSeconds))
+            // 503 is how the endpoint says critical: its body is the report all the same.
+            guard response.status.code == 200 || response.status.code == 503 else {
+                return NagiosCheck(unknown: "\(target): HTTP \(response.status.code)")
+            }
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            return NagiosCheck(unknown: "\(target): \(error)")
+        }
+        guard let check = verdict(fromHealth: Data(body.readableBytesView)) else {
+            return NagiosCheck(unknown: "\(target): not a rootmirror health document")
+        }
+        return check
+    }
+
+    /// The plugin line for a `/health` document, or nil when it is not one.
+    public static func verdict(fromHealth document: Data) -> NagiosCheck? {
+        guard let json = try? JSONSerialization.jsonObject(with: document) as? [String: Any],
+              let statusName = json["status"] as? String,
+              let thresholdsJSON = json["thresholds"] as? [String: Any],
+              let warningAge = int(thresholdsJSON["warning_age_seconds"]),
+              let criticalAge = int(thresholdsJSON["critical_age_seconds"]),
+              let criticalBehind = int(thresholdsJSON["critical_behind_seconds"]) else { return nil }
+        let thresholds = FreshnessThresholds(warningAge: warningAge, criticalAge: criticalAge, criticalBehind: criticalBehind)
+        let upstreamJSON = json["upstream"] as? [String: Any] ?? [:]
+        var view = UpstreamView.unknown
+        if let serial = int(upstreamJSON["serial"]), let answered = int(upstreamJSON["answered"]) {
+            view = .majority(serial: UInt32(truncatingIfNeeded: serial), answered: Int(answered))
+        }
+        let localSerial = int(json["local_serial"]).map { UInt32(truncatingIfNeeded: $0) }
+        let input = FreshnessInput(now: 0, localSerial: localSerial, soaExpire: UInt32(int(json["soa_expire_seconds"]) ?? 0),
+                                   lastRefresh: nil, upstream: view, behindSince: nil)
+        // "no data" has no severity of its own: it is critical.
+        let status = FreshnessStatus(name: statusName) ?? .critical
+        let assessment = FreshnessAssessment(status: status, age: int(json["data_age_seconds"]),
+                                             behindFor: int(json["behind_seconds"]) ?? 0,
+                                             reasons: json["reasons"] as? [String] ?? [])
+        return NagiosCheck(assessment, input: input, thresholds: thresholds, mode: json["mode"] as? String)
+    }
+
+    /// The verdict from `data` itself: its serial and expire, the last
+    /// refresh recorded beside it, and what `upstreams` (or, when empty, the
+    /// zone's own apex name servers) answer now. A single look cannot say how
+    /// long the data has been behind, so behind is a warning here until the
+    /// age thresholds say more.
+    public static func standalone(data: String, upstreams: [IPEndpoint], thresholds: FreshnessThresholds,
+                                  timeoutMilliseconds: Int) -> NagiosCheck {
+        let zone: ZoneIndex
+        do {
+            zone = try ZoneIndex(records: DataStore.load(path: data))
+        } catch {
+            let input = FreshnessInput(now: Int64(time(nil)), localSerial: nil, soaExpire: 0, lastRefresh: nil,
+                                       upstream: .unknown, behindSince: nil)
+            var assessment = FreshnessPolicy.assess(input, thresholds: thresholds)
+            assessment.reasons = ["cannot load \(error)"]
+            return NagiosCheck(assessment, input: input, thresholds: thresholds)
+        }
+        let asked = upstreams.isEmpty ? zone.apexServerAddresses.map { IPEndpoint(address: $0, port: 53) } : upstreams
+        let results = SOAProbe.serials(from: asked, timeoutMilliseconds: timeoutMilliseconds)
+        let now = Int64(time(nil))
+        let input = FreshnessInput(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire,
+                                   lastRefresh: RefreshState.lastRefresh(forData: data)?.time,
+                                   upstream: .from(serials: results.compactMap(\.serial)), behindSince: now)
+        return NagiosCheck(FreshnessPolicy.assess(input, thresholds: thresholds), input: input, thresholds: thresholds)
+    }
+
+    /// JSON numbers arrive as NSNumber (or Int); null and absent are nil.
+    private static func int(_ value: Any?) -> Int64? {
+        switch value {
+        case let n as Int: return Int64(n)
+        case let n as NSNumber: return n.int64Value
+        default: return nil
+        }
+    }
+}
