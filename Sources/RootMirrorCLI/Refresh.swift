@@ -47,7 +47,8 @@ struct RefreshCommand: ParsableCommand {
     @Flag(help: "Install even if the serial is not newer, and download even if unchanged.")
     var force = false
 
-    @Option(help: "Refuse a zone with fewer TLDs than this.")
+    // Named explicitly: derived from the property it would be --min-tl-ds.
+    @Option(name: .customLong("min-tlds"), help: "Refuse a zone with fewer TLDs than this.")
     var minTLDs = 1000
 
     @Option(help: "Refuse a download larger than this many MiB.")

@@ -5,12 +5,7 @@ import TestSupport
 
 /// Paths the integration tests need: the built binary, the shared zones.
 enum Paths {
-    /// The package root, found from this file (Tests/ServeTests/Support.swift).
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let packageRoot = TestSupport.packageRoot
 
     static let binary = rootmirrorBinary
     static let zones = sharedZones
@@ -40,89 +35,6 @@ enum CompiledData {
         let result = try! run(Paths.binary, ["compile", zone, "-o", output])
         precondition(result.status == 0, "compile \(zone) failed: \(result.output)")
         return output
-    }
-}
-
-/// A server process started by a test. `stop()` must run on every path
-/// (tests call it in `defer`); it sends SIGTERM, then SIGKILL if needed.
-final class Daemon: @unchecked Sendable {
-    let process = Process()
-    let logPath: String
-    let name: String
-
-    init(name: String, executable: String, arguments: [String], logPath: String) throws {
-        self.name = name
-        self.logPath = logPath
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: logPath)!
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    func signal(_ signal: Int32) { kill(pid, signal) }
-
-    func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        for _ in 0..<200 where process.isRunning { usleep(25_000) }
-        if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
-    /// Waits (bounded) until `condition` holds, or the process exits.
-    func wait(until condition: () -> Bool, attempts: Int = 400) -> Bool {
-        for _ in 0..<attempts {
-            if condition() { return true }
-            if !process.isRunning { return condition() }
-            usleep(25_000)
-        }
-        return condition()
-    }
-}
-
-/// `rootmirror serve` on an endpoint of its own.
-final class RootmirrorServer {
-    let daemon: Daemon
-    let endpoint: Endpoint
-
-    /// Starts the server and waits for its "serving" log line. A port that
-    /// happens to be taken is retried on another endpoint.
-    init(data: String, directory: Scratch, extra: [String] = [], endpoint fixed: Endpoint? = nil) throws {
-        var lastLog = ""
-        for attempt in 0..<5 {
-            let endpoint = fixed ?? Endpoint.random()
-            let daemon = try Daemon(
-                name: "rootmirror", executable: Paths.binary,
-                arguments: ["serve", "-d", data, "--listen", endpoint.description, "--udp-threads", "2"] + Self.quiet(extra) + extra,
-                logPath: directory.file("rootmirror-\(attempt).log"))
-            if daemon.wait(until: { daemon.log.contains("serving") }) {
-                self.daemon = daemon
-                self.endpoint = endpoint
-                return
-            }
-            daemon.stop()
-            lastLog = daemon.log
-            guard lastLog.contains("cannot bind"), fixed == nil else { break }
-        }
-        throw TestFailure("rootmirror did not start: \(lastLog)")
-    }
-
-    func stop() { daemon.stop() }
-
-    /// A test server asks no real root server and opens no HTTP port unless
-    /// the test says otherwise: loopback addresses of the tests' own only.
-    private static func quiet(_ extra: [String]) -> [String] {
-        (extra.contains("--http") ? [] : ["--http", "off"]) + (extra.contains("--check-interval") ? [] : ["--check-interval", "off"])
     }
 }
 

@@ -66,9 +66,13 @@ public func run(_ executable: String, _ arguments: [String], directory: String? 
     return ProcessResult(status: process.terminationStatus, stdout: Array(outData), stderr: String(decoding: errData, as: UTF8.self))
 }
 
+/// The checkout, found from this file (Tests/TestSupport/TestSupport.swift).
+public let packageRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
 /// `../shared/zones`, beside the checkout: real root-zone files, never copied.
-public let sharedZones: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/zones").path
+public let sharedZones: String = URL(fileURLWithPath: packageRoot).deletingLastPathComponent()
+    .appendingPathComponent("shared/zones").path
 
 /// A loopback address of a test's own in 127.0.0.0/8 and a free high port,
 /// so that parallel tests, other developers and anything else on this
@@ -100,6 +104,14 @@ public let rootmirrorBinary: String = {
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rootmirror").path
 }()
+
+/// `dig +short` to a server: one second, one try, so that a caller polling
+/// for an answer asks again soon. Empty when there is no answer (yet): dig's
+/// own lines on a timeout are not returned.
+public func digShort(_ server: Endpoint, _ name: String, _ type: String) throws -> String {
+    let dig = try run("/usr/bin/dig", ["+short", "+time=1", "+tries=1", "@\(server.host)", "-p", "\(server.port)", name, type])
+    return dig.status == 0 ? dig.output : ""
+}
 
 /// A real Knot DNS (Debian's `knot`) serving one zone on a loopback address,
 /// as a stand-in live root server. Stopped when the value goes away.
@@ -141,8 +153,7 @@ public final class KnotServer {
         try process.run()
         // Ready when it answers the SOA; a few seconds at most.
         for _ in 0..<100 {
-            let dig = try run("/usr/bin/dig", ["+short", "+time=1", "+tries=1", "@\(address)", "-p", "\(port)", origin, "SOA"])
-            if dig.status == 0 && !dig.output.isEmpty { return }
+            if try !digShort(endpoint, origin, "SOA").isEmpty { return }
             usleep(50_000)
         }
         stop()

@@ -1,0 +1,58 @@
+# make install: puts rootmirror, internic's key, the data directory and the
+# service files in place, and activates nothing (see README.md, "Services").
+# Safe to run again: identical files are left as they are (install -C), and
+# data.cdb and the files in the service's env/ are never overwritten.
+#
+#   make install                      build (release, static stdlib) and install
+#   make install DESTDIR=/tmp/root    stage under /tmp/root: no account is made
+#   make install BINARY=path/rootmirror   install this binary instead of building
+#
+# PREFIX, DATADIR and SVDIR are where things end up on the host; the service
+# files name /usr/local/bin and /var/lib/rootmirror, so change those in
+# service/ too if you change PREFIX or DATADIR.
+
+PREFIX  ?= /usr/local
+DATADIR ?= /var/lib/rootmirror
+SVDIR   ?= /etc/sv/rootmirror
+ACCOUNT ?= rootmirror
+DESTDIR ?=
+# An account is made only for a real install; `make install ADDUSER=no` skips it.
+ADDUSER ?= $(if $(DESTDIR),no,yes)
+
+SHARE    = $(PREFIX)/share/rootmirror
+UNITDIR  = $(PREFIX)/lib/systemd/system
+INSTALL  = install -C
+
+# Without BINARY, build the release binary first (incremental: quick when up to date).
+ifeq ($(origin BINARY),undefined)
+BINARY = .build/release/rootmirror
+install: build
+endif
+
+.PHONY: install build
+install:
+	@if [ "$(ADDUSER)" = yes ] && ! getent passwd $(ACCOUNT) >/dev/null; then \
+		echo "adding system account $(ACCOUNT)"; \
+		useradd --system --user-group --home-dir $(DATADIR) --no-create-home \
+			--shell /usr/sbin/nologin --comment "rootmirror DNS root mirror" $(ACCOUNT); \
+	fi
+	$(INSTALL) -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/rootmirror
+	$(INSTALL) -D -m 0644 zones/internic-registry-admin.asc $(DESTDIR)$(SHARE)/internic-registry-admin.asc
+	$(INSTALL) -D -m 0644 service/cron.d/rootmirror $(DESTDIR)$(SHARE)/cron.d/rootmirror
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(UNITDIR) service/systemd/rootmirror.service \
+		service/systemd/rootmirror-refresh.service service/systemd/rootmirror-refresh.timer
+	$(INSTALL) -D -m 0755 service/daemontools/rootmirror/run $(DESTDIR)$(SVDIR)/run
+	$(INSTALL) -D -m 0755 service/daemontools/rootmirror/log/run $(DESTDIR)$(SVDIR)/log/run
+	@# Settings are the operator's: a file already there is kept as edited.
+	@for f in service/daemontools/rootmirror/env/*; do \
+		t=$(DESTDIR)$(SVDIR)/env/$${f##*/}; \
+		[ -e "$$t" ] || $(INSTALL) -D -m 0644 "$$f" "$$t"; \
+	done
+	@# The data directory and the log belong to the account; data.cdb is left alone.
+	install -d -m 0755 $(DESTDIR)$(DATADIR) $(DESTDIR)$(SVDIR)/log/main
+	@if [ "$(ADDUSER)" = yes ]; then \
+		chown $(ACCOUNT):$(ACCOUNT) $(DESTDIR)$(DATADIR) $(DESTDIR)$(SVDIR)/log/main; \
+	fi
+
+build:
+	swift build -c release -Xswiftc -static-stdlib
