@@ -40,12 +40,12 @@ let package = Package(
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
-        .target(name: "Addressing"),
+        .target(name: "Addressing", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Freshness", dependencies: ["DNSWire", "Addressing"]),
         .target(
             name: "Telemetry",
             dependencies: [
-                "Answering", "Freshness",
+                "Answering", "Freshness", "Addressing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "Refresh",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "CGPGME",
+                "DNSWire", "ZoneFile", "CDBStore", "CGPGME", "Addressing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -172,10 +172,10 @@ public final class Server {
         } catch {
             guard configuration.statusAddressRequired else {
                 logger.warning("no HTTP endpoint: cannot bind \(address) (--http ADDR:PORT chooses another, --http off none)",
-                               metadata: ["error": "\(error)"])
+                               metadata: ["error": "\(networkErrorText(error))"])
                 return nil
             }
-            throw ServeError("cannot bind http \(address): \(error)")
+            throw ServeError("cannot bind http \(address): \(networkErrorText(error))")
         }
     }
 

@@ -1,3 +1,4 @@
+import Addressing
 import Answering
 import DNSWire
 import NIOCore
@@ -53,7 +54,7 @@ final class TCPServer: @unchecked Sendable {
             let failed = addresses[channels.count]
             for channel in channels { try? channel.close().wait() }
             try? group.syncShutdownGracefully()
-            throw ServeError("cannot bind tcp \(failed): \(error)")
+            throw ServeError("cannot bind tcp \(failed): \(networkErrorText(error))")
         }
     }
 

@@ -33,7 +33,7 @@ public enum HealthCheck {
             }
             body = try await response.body.collect(upTo: 1 << 20)
         } catch {
-            return NagiosCheck(unknown: "\(target): \(error)")
+            return NagiosCheck(unknown: "\(target): \(networkErrorText(error))")
         }
         guard let check = verdict(fromHealth: Data(body.readableBytesView)) else {
             return NagiosCheck(unknown: "\(target): not a rootmirror health document")

@@ -1,3 +1,4 @@
+import Addressing
 import AsyncHTTPClient
 import Logging
 import NIOCore
@@ -190,8 +191,7 @@ public struct Fetcher: Sendable {
             ]
             if let text = known.first(where: { $0.0 == error })?.1 { return text }
         }
-        if let error = error as? IOError { return error.description }
-        return String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return networkErrorText(error)
     }
 
     static func size(_ bytes: Int) -> String {
