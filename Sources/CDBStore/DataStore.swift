@@ -40,27 +40,27 @@ public enum DataStore {
         }
         var maker = cdb_make()
         guard cdb_make_start(&maker, fd) == 0 else { throw StoreError(path: temporary, message: "cdb_make_start: \(errnoText())") }
-        var value: [UInt8] = []
-        value.reserveCapacity(1024)
+        // Each value is assembled in one scratch buffer, sized for the
+        // longest rdata: a store of the header fields and one copy.
+        let longest = records.reduce(0) { max($0, $1.rdata.count) }
+        let value = UnsafeMutableRawPointer.allocate(byteCount: valueHeaderSize + longest, alignment: 8)
+        defer { value.deallocate() }
+        value.storeBytes(of: UInt8(ascii: "="), toByteOffset: 2, as: UInt8.self)
+        value.storeBytes(of: 0, toByteOffset: 7, as: UInt64.self)  // TTD: no expiry
         try records.withUnsafeBufferPointer { (records) throws(StoreError) in
             var key: [UInt8] = []
             for index in records.indices {
                 if index == 0 || records[index].owner != records[index - 1].owner {
                     key = records[index].owner.lowercased().wire
                 }
-                let type = records[index].type.rawValue
-                let ttl = records[index].ttl
-                value.removeAll(keepingCapacity: true)
-                value.append(UInt8(type >> 8))
-                value.append(UInt8(type & 0xFF))
-                value.append(UInt8(ascii: "="))
-                for shift in stride(from: 24, through: 0, by: -8) { value.append(UInt8((ttl >> UInt32(shift)) & 0xFF)) }
-                value.append(contentsOf: repeatElement(0, count: 8))
-                value.append(contentsOf: records[index].rdata)
+                value.storeBytes(of: records[index].type.rawValue.bigEndian, toByteOffset: 0, as: UInt16.self)
+                value.storeBytes(of: records[index].ttl.bigEndian, toByteOffset: 3, as: UInt32.self)
+                let length = records[index].rdata.withUnsafeBytes { rdata in
+                    UnsafeMutableRawBufferPointer(start: value + valueHeaderSize, count: rdata.count).copyMemory(from: rdata)
+                    return valueHeaderSize + rdata.count
+                }
                 let rc = key.withUnsafeBytes { k in
-                    value.withUnsafeBytes { v in
-                        cdb_make_add(&maker, k.baseAddress, UInt32(k.count), v.baseAddress, UInt32(v.count))
-                    }
+                    cdb_make_add(&maker, k.baseAddress, UInt32(k.count), value, UInt32(length))
                 }
                 guard rc == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
             }
