@@ -35,12 +35,9 @@ public enum ZoneChecker {
             var runTypes = TypeSet()
             func closeRun() {
                 guard !runTypes.isEmpty else { return }
-                let key = records[runStart].owner.lowercased()
-                if let existing = owners[key] {
-                    owners[key] = OwnerInfo(firstIndex: existing.firstIndex, types: existing.types.union(runTypes))
-                } else {
-                    owners[key] = OwnerInfo(firstIndex: runStart, types: runTypes)
-                }
+                // One hash lookup: the first run of an owner inserts it.
+                owners[records[runStart].owner.lowercased(), default: OwnerInfo(firstIndex: runStart, types: TypeSet())]
+                    .types.formUnion(runTypes)
             }
             for index in records.indices {
                 if index == 0 || records[index].owner != records[runStart].owner {
@@ -71,11 +68,13 @@ public enum ZoneChecker {
         }
 
         var delegations: Set<DNSName> = []
+        delegations.reserveCapacity(owners.count)
         for (name, info) in owners where name != apex && info.types.contains(.ns) { delegations.insert(name) }
 
         // Every in-zone name server needs an address; the names NS records
         // point to are also what makes an address below a cut glue.
         var nameServers: Set<DNSName> = []
+        nameServers.reserveCapacity(owners.count)
         try records.withUnsafeBufferPointer { (records) throws(ZoneError) in
             for index in records.indices where records[index].type == .ns {
                 let target = DNSName(uncheckedWire: records[index].rdata).lowercased()
@@ -190,6 +189,10 @@ struct TypeSet {
     }
 
     var isEmpty: Bool { count == 0 }
+
+    mutating func formUnion(_ other: TypeSet) {
+        self = union(other)
+    }
 
     func union(_ other: TypeSet) -> TypeSet {
         var result = self
