@@ -169,8 +169,12 @@ extension ZoneIndex {
                 i += Int(p[i]) + 1
             }
             guard labels >= apexLabels else { return nil }
-            let apexStart = apexLabels == 0 ? qnameEnd - 1 : starts[labels - apexLabels]
-            guard table.find(p, start: apexStart, length: qnameEnd - apexStart) == apexNode else { return nil }
+            // Every name ends in the root: for the root zone (the case this
+            // server is for) there is nothing to look up to know it is inside.
+            if apexLabels > 0 {
+                let apexStart = starts[labels - apexLabels]
+                guard table.find(p, start: apexStart, length: qnameEnd - apexStart) == apexNode else { return nil }
+            }
             var node = apexNode
             var depth = apexLabels
             while depth < labels {
