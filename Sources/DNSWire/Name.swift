@@ -221,10 +221,12 @@ public enum DNSNameError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-@inline(__always)
+/// Inlinable: the zone parser and the answering hash call it per byte
+/// from other modules.
+@inlinable @inline(__always)
 public func asciiLower(_ b: UInt8) -> UInt8 {
     (b &- 0x41) < 26 ? b | 0x20 : b
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 package func isDigit(_ b: UInt8) -> Bool { (b &- 48) < 10 }

@@ -145,21 +145,26 @@ struct Parser {
                 default:
                     let start = pos
                     // One table load per byte: most bytes are plain (class 0).
+                    // Locals, so that the loop keeps them in registers.
                     let classes = ByteClass.table
-                    while pos < limit {
-                        let t = buf[pos]
+                    let text = buf.baseAddress!
+                    let end = limit
+                    var p = pos
+                    while p < end {
+                        let t = text[p]
                         let k = classes[Int(t)]
                         if k == 0 {
-                            pos &+= 1
+                            p &+= 1
                             continue
                         }
                         if k == ByteClass.delimiter { break }
                         guard k == ByteClass.backslash else {
                             throw fields.error("unexpected byte 0x\(Codecs.hexEncode([t], uppercase: false)) (not a text zone file?)")
                         }
-                        if pos + 1 < limit && buf[pos + 1] != 0x0a { pos += 1 }
-                        pos += 1
+                        if p + 1 < end && text[p + 1] != 0x0a { p += 1 }
+                        p += 1
                     }
+                    pos = p
                     tokens.append(Token(start: start, end: pos, quoted: false))
                 }
             }
