@@ -28,6 +28,34 @@ public enum DataStore {
     /// directory. On any failure the temporary file is removed and `path`
     /// is untouched.
     public static func write(_ records: [ResourceRecord], to path: String) throws(StoreError) {
+        try stage(records, for: path).install()
+    }
+
+    /// A data.cdb written and synced under its temporary name beside
+    /// `path`, not yet in place: `install()` renames it over `path`,
+    /// `discard()` removes it. Lets the compile pipeline write while it
+    /// still checks, and install only what passed.
+    public struct Staged: Sendable {
+        public let path: String
+        let temporary: String
+
+        public func install() throws(StoreError) {
+            guard rename(temporary, path) == 0 else {
+                let why = errnoText()
+                unlink(temporary)
+                throw StoreError(path: path, message: "cannot install: \(why)")
+            }
+            syncDirectory(of: path)
+        }
+
+        public func discard() {
+            unlink(temporary)
+        }
+    }
+
+    /// The first half of `write`: everything up to the rename. On failure
+    /// the temporary file is removed.
+    public static func stage(_ records: [ResourceRecord], for path: String) throws(StoreError) -> Staged {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
@@ -73,12 +101,7 @@ public enum DataStore {
             throw StoreError(path: temporary, message: "close failed: \(errnoText())")
         }
         done = true
-        guard rename(temporary, path) == 0 else {
-            let why = errnoText()
-            unlink(temporary)
-            throw StoreError(path: path, message: "cannot install: \(why)")
-        }
-        syncDirectory(of: path)
+        return Staged(path: path, temporary: temporary)
     }
 
     /// Reads every record back, checking each key and value, so that a
