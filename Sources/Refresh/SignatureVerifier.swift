@@ -262,6 +262,12 @@ enum GPGME {
                 throw RefreshError(.signature, "gpgme: \(text(err))")
             }
             handle = dh
+            // gpgme pumps the file to gpg through a pipe, by default 4 KiB
+            // (PIPE_BUF) at a time: for the 1 MB root zone that was some
+            // 250 rounds of poll, read and write, each waking gpg, on a
+            // machine whose two cores are busy inflating and parsing. With
+            // its largest buffer a round is bounded by the pipe instead.
+            _ = gpgme_data_set_flag(dh, "io-buffer-size", "1048576")
         }
 
         deinit {
