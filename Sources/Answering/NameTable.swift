@@ -3,11 +3,22 @@ import DNSWire
 /// An open-addressing hash table from lower-case wire names to node numbers,
 /// probed with bytes straight from a received packet: no key is built, no
 /// memory allocated, case folded while hashing and comparing.
+///
+/// A slot holds everything a probe compares (hash, node, where the name
+/// is), so that a lookup touches one slot's cache line and the name's bytes,
+/// not one line in each of several parallel arrays: between two queries the
+/// kernel's network stack evicts most of what the last lookup cached.
 struct NameTable: Sendable {
-    private var slots: [Int32]          // node number, or -1 for empty
-    private var hashes: [UInt32]
-    private var keyStart: [Int32]       // per node: offset of its name in `arena`
-    private var keyLength: [UInt8]
+    private struct Slot: Sendable {
+        var hash: UInt32 = 0
+        /// Node number, or -1 for an empty slot.
+        var node: Int32 = -1
+        /// The node's name: `arena[keyStart..<keyStart + keyLength]`.
+        var keyStart: Int32 = 0
+        var keyLength: Int32 = 0
+    }
+
+    private var slots: [Slot]
     private var arena: [UInt8] = []
     private let mask: Int
 
@@ -16,19 +27,13 @@ struct NameTable: Sendable {
         var capacity = 16
         while capacity < names.count * 2 { capacity <<= 1 }
         mask = capacity - 1
-        slots = [Int32](repeating: -1, count: capacity)
-        hashes = [UInt32](repeating: 0, count: capacity)
-        keyStart = []
-        keyLength = []
+        slots = [Slot](repeating: Slot(), count: capacity)
         for (node, name) in names.enumerated() {
-            keyStart.append(Int32(arena.count))
-            keyLength.append(UInt8(name.wire.count))
-            arena.append(contentsOf: name.wire)
             let h = name.wire.withUnsafeBytes { NameTable.hash($0, 0, name.wire.count) }
             var i = Int(h) & mask
-            while slots[i] >= 0 { i = (i + 1) & mask }
-            slots[i] = Int32(node)
-            hashes[i] = h
+            while slots[i].node >= 0 { i = (i + 1) & mask }
+            slots[i] = Slot(hash: h, node: Int32(node), keyStart: Int32(arena.count), keyLength: Int32(name.wire.count))
+            arena.append(contentsOf: name.wire)
         }
     }
 
@@ -45,23 +50,21 @@ struct NameTable: Sendable {
     func find(_ p: UnsafeRawBufferPointer, start: Int, length: Int) -> Int? {
         let h = NameTable.hash(p, start, length)
         return slots.withUnsafeBufferPointer { slots in
-            hashes.withUnsafeBufferPointer { hashes in
-                arena.withUnsafeBytes { arena in
-                    var i = Int(h) & mask
-                    while true {
-                        let node = Int(slots[i])
-                        if node < 0 { return nil }
-                        if hashes[i] == h && Int(keyLength[node]) == length {
-                            let k = Int(keyStart[node])
-                            var equal = true
-                            for j in 0..<length where asciiLower(p[start + j]) != arena[k + j] {
-                                equal = false
-                                break
-                            }
-                            if equal { return node }
+            arena.withUnsafeBytes { arena in
+                var i = Int(h) & mask
+                while true {
+                    let slot = slots[i]
+                    if slot.node < 0 { return nil }
+                    if slot.hash == h && Int(slot.keyLength) == length {
+                        let k = Int(slot.keyStart)
+                        var equal = true
+                        for j in 0..<length where asciiLower(p[start + j]) != arena[k + j] {
+                            equal = false
+                            break
                         }
-                        i = (i + 1) & mask
+                        if equal { return Int(slot.node) }
                     }
+                    i = (i + 1) & mask
                 }
             }
         }

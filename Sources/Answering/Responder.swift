@@ -79,7 +79,7 @@ public struct Responder: Sendable {
 
         let questionEnd = q.questionEnd
         out.baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: questionEnd)
-        let placement = found.template.write(into: out, at: questionEnd, limit: limit, qnameLength: q.qnameLength)
+        let placement = zone.write(found.template, into: out, at: questionEnd, limit: limit, qnameLength: q.qnameLength)
         var flags = MessageHeader.qrBit | (q.flags & (MessageHeader.rdBit | MessageHeader.cdBit)) | found.rcode.rawValue
         if found.authoritative { flags |= MessageHeader.aaBit }
         if placement.truncated { flags |= MessageHeader.tcBit }
@@ -153,7 +153,8 @@ public struct Responder: Sendable {
 
 extension ZoneIndex {
     struct Found {
-        var template: ResponseTemplate
+        /// The reply's template, an offset in `templates`.
+        var template: Int
         var rcode: RCode
         var authoritative: Bool
         var kind: ReplyKind
@@ -175,8 +176,12 @@ extension ZoneIndex {
                 i += Int(p[i]) + 1
             }
             guard labels >= apexLabels else { return nil }
-            let apexStart = apexLabels == 0 ? qnameEnd - 1 : starts[labels - apexLabels]
-            guard table.find(p, start: apexStart, length: qnameEnd - apexStart) == apexNode else { return nil }
+            // Every name ends in the root: for the root zone (the case this
+            // server is for) there is nothing to look up to know it is inside.
+            if apexLabels > 0 {
+                let apexStart = starts[labels - apexLabels]
+                guard table.find(p, start: apexStart, length: qnameEnd - apexStart) == apexNode else { return nil }
+            }
             var node = apexNode
             var depth = apexLabels
             while depth < labels {
@@ -193,10 +198,14 @@ extension ZoneIndex {
             }
             let n = nodes[node]
             let type = qtype == .any ? n.anyType : qtype
-            if let type, let template = n.answers[type] {
-                return Found(template: template, rcode: .noError, authoritative: true, kind: .answer)
+            var cname: Int?
+            for answer in answers[n.answers] {
+                if answer.type == type {
+                    return Found(template: answer.template, rcode: .noError, authoritative: true, kind: .answer)
+                }
+                if answer.type == .cname { cname = answer.template }
             }
-            if qtype != .cname, let cname = n.answers[.cname] {
+            if qtype != .cname, let cname {
                 return Found(template: cname, rcode: .noError, authoritative: true, kind: .answer)
             }
             return Found(template: negative, rcode: .noError, authoritative: true, kind: .nodata)

@@ -20,17 +20,30 @@ public final class ZoneIndex: Sendable {
     let nodes: [Node]
     let apexNode: Int
     let apexLabels: Int
+    /// Every reply template of the zone, packed back to back in one block
+    /// (`ResponseTemplate.packed`); a template is known by its offset here.
+    /// Answering reads it through a pointer: no reference counting, no
+    /// copies, and one allocation instead of three per template.
+    let templates: [UInt8]
+    /// Positive answers: node `n`'s are `answers[n.answers]`.
+    let answers: [Answer]
     /// The SOA for NXDOMAIN and NODATA, with TTL min(SOA TTL, MINIMUM)
     /// (RFC 2308 §5), anchored at the apex.
-    let negative: ResponseTemplate
+    let negative: Int
 
+    /// Plain values only, so that reading a node costs no reference counting.
     struct Node: Sendable {
-        /// Set for a delegation: NS in authority, glue in additional.
-        var referral: ResponseTemplate?
+        /// Set for a delegation (NS in authority, glue in additional): the template.
+        var referral: Int?
         /// Positive answers by type, anchored at this node's own name.
-        var answers: [RRType: ResponseTemplate] = [:]
+        var answers: Range<Int>
         /// The RRset that stands for all of them in a minimal ANY reply.
         var anyType: RRType?
+    }
+
+    struct Answer: Sendable {
+        var type: RRType
+        var template: Int
     }
 
     public enum LoadError: Error, Sendable, CustomStringConvertible {
@@ -106,24 +119,33 @@ public final class ZoneIndex: Sendable {
             addresses(of: DNSName(uncheckedWire: ns.rdata)).joined().map(\.rdata)
         }
 
+        var packed: [UInt8] = []
+        func add(_ template: ResponseTemplate) -> Int {
+            defer { packed += template.packed }
+            return packed.count
+        }
         var built: [Node] = []
+        var answers: [Answer] = []
         for name in names {
-            var node = Node()
             let sets = rrsets[name] ?? [:]
+            let first = answers.count
+            var referral: Int?
+            var anyType: RRType?
             if delegations.contains(name), let ns = sets[.ns] {
-                node.referral = Self.referral(ns: ns, cut: name, addresses: addresses)
+                referral = add(Self.referral(ns: ns, cut: name, addresses: addresses))
                 if let ds = sets[.ds] {
-                    node.answers[.ds] = Self.answer(ds, anchor: name, addresses: addresses)
+                    answers.append(Answer(type: .ds, template: add(Self.answer(ds, anchor: name, addresses: addresses))))
                 }
             } else {
                 for (type, set) in sets {
-                    node.answers[type] = Self.answer(set, anchor: name, addresses: addresses)
+                    answers.append(Answer(type: type, template: add(Self.answer(set, anchor: name, addresses: addresses))))
                 }
-                node.anyType = sets[.soa] != nil ? .soa : sets.keys.min()
+                anyType = sets[.soa] != nil ? .soa : sets.keys.min()
             }
-            built.append(node)
+            built.append(Node(referral: referral, answers: first..<answers.count, anyType: anyType))
         }
         nodes = built
+        self.answers = answers
         apexNode = 0
         table = NameTable(names: names)
         delegationCount = delegations.filter { $0.parent == apex }.count
@@ -133,7 +155,17 @@ public final class ZoneIndex: Sendable {
         negativeSOA.ttl = min(soaRecord.ttl, soa.minimum)
         var builder = ResponseTemplate.Builder(anchor: apex)
         builder.add(negativeSOA, section: .authority)
-        negative = builder.build()
+        negative = add(builder.build())
+        templates = packed
+    }
+
+    /// Writes template `template` (an offset in `templates`) into a reply.
+    @inline(__always)
+    func write(_ template: Int, into out: UnsafeMutableRawBufferPointer, at offset: Int, limit: Int,
+               qnameLength: Int) -> ResponseTemplate.Placement {
+        templates.withUnsafeBytes { block in
+            ResponseTemplate.write(packed: block.baseAddress! + template, into: out, at: offset, limit: limit, qnameLength: qnameLength)
+        }
     }
 
     /// NS in authority; glue in additional. Glue for name servers inside the

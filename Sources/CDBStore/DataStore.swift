@@ -28,6 +28,34 @@ public enum DataStore {
     /// directory. On any failure the temporary file is removed and `path`
     /// is untouched.
     public static func write(_ records: [ResourceRecord], to path: String) throws(StoreError) {
+        try stage(records, for: path).install()
+    }
+
+    /// A data.cdb written and synced under its temporary name beside
+    /// `path`, not yet in place: `install()` renames it over `path`,
+    /// `discard()` removes it. Lets the compile pipeline write while it
+    /// still checks, and install only what passed.
+    public struct Staged: Sendable {
+        public let path: String
+        let temporary: String
+
+        public func install() throws(StoreError) {
+            guard rename(temporary, path) == 0 else {
+                let why = errnoText()
+                unlink(temporary)
+                throw StoreError(path: path, message: "cannot install: \(why)")
+            }
+            syncDirectory(of: path)
+        }
+
+        public func discard() {
+            unlink(temporary)
+        }
+    }
+
+    /// The first half of `write`: everything up to the rename. On failure
+    /// the temporary file is removed.
+    public static func stage(_ records: [ResourceRecord], for path: String) throws(StoreError) -> Staged {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
@@ -40,27 +68,27 @@ public enum DataStore {
         }
         var maker = cdb_make()
         guard cdb_make_start(&maker, fd) == 0 else { throw StoreError(path: temporary, message: "cdb_make_start: \(errnoText())") }
-        var value: [UInt8] = []
-        value.reserveCapacity(1024)
+        // Each value is assembled in one scratch buffer, sized for the
+        // longest rdata: a store of the header fields and one copy.
+        let longest = records.reduce(0) { max($0, $1.rdata.count) }
+        let value = UnsafeMutableRawPointer.allocate(byteCount: valueHeaderSize + longest, alignment: 8)
+        defer { value.deallocate() }
+        value.storeBytes(of: UInt8(ascii: "="), toByteOffset: 2, as: UInt8.self)
+        value.storeBytes(of: 0, toByteOffset: 7, as: UInt64.self)  // TTD: no expiry
         try records.withUnsafeBufferPointer { (records) throws(StoreError) in
             var key: [UInt8] = []
             for index in records.indices {
                 if index == 0 || records[index].owner != records[index - 1].owner {
                     key = records[index].owner.lowercased().wire
                 }
-                let type = records[index].type.rawValue
-                let ttl = records[index].ttl
-                value.removeAll(keepingCapacity: true)
-                value.append(UInt8(type >> 8))
-                value.append(UInt8(type & 0xFF))
-                value.append(UInt8(ascii: "="))
-                for shift in stride(from: 24, through: 0, by: -8) { value.append(UInt8((ttl >> UInt32(shift)) & 0xFF)) }
-                value.append(contentsOf: repeatElement(0, count: 8))
-                value.append(contentsOf: records[index].rdata)
+                value.storeBytes(of: records[index].type.rawValue.bigEndian, toByteOffset: 0, as: UInt16.self)
+                value.storeBytes(of: records[index].ttl.bigEndian, toByteOffset: 3, as: UInt32.self)
+                let length = records[index].rdata.withUnsafeBytes { rdata in
+                    UnsafeMutableRawBufferPointer(start: value + valueHeaderSize, count: rdata.count).copyMemory(from: rdata)
+                    return valueHeaderSize + rdata.count
+                }
                 let rc = key.withUnsafeBytes { k in
-                    value.withUnsafeBytes { v in
-                        cdb_make_add(&maker, k.baseAddress, UInt32(k.count), v.baseAddress, UInt32(v.count))
-                    }
+                    cdb_make_add(&maker, k.baseAddress, UInt32(k.count), value, UInt32(length))
                 }
                 guard rc == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
             }
@@ -73,12 +101,7 @@ public enum DataStore {
             throw StoreError(path: temporary, message: "close failed: \(errnoText())")
         }
         done = true
-        guard rename(temporary, path) == 0 else {
-            let why = errnoText()
-            unlink(temporary)
-            throw StoreError(path: path, message: "cannot install: \(why)")
-        }
-        syncDirectory(of: path)
+        return Staged(path: path, temporary: temporary)
     }
 
     /// Reads every record back, checking each key and value, so that a

@@ -1,9 +1,11 @@
+import Dispatch
 import DNSWire
 import ZoneFile
 
 /// The compile pipeline shared by `compile` and `refresh`: read (inflating
-/// gzip), parse, strip, check, then write data.cdb atomically. Nothing is
-/// written unless every step before it succeeded.
+/// gzip), parse, strip, check, then install data.cdb atomically. data.cdb
+/// is replaced only when every step before it succeeded; what is built
+/// under its temporary name meanwhile is removed when a step fails.
 public enum ZoneCompiler {
     public struct Summary: Sendable {
         public var serial: UInt32
@@ -20,9 +22,34 @@ public enum ZoneCompiler {
     }
 
     public static func compile(zoneText: ZoneText, options: ZoneParser.Options, output: String) throws -> Summary {
-        let zone = try prepare(zoneText: zoneText, options: options)
-        try DataStore.write(zone.records, to: output)
+        let (zone, staged) = try prepareAndStage(zoneText: zoneText, options: options, output: output)
+        try staged.get().install()
         return Summary(zone)
+    }
+
+    /// Parses, then checks the zone on this thread while another writes and
+    /// syncs data.cdb under its temporary name (`DataStore.stage`): the two
+    /// take about as long, and by then the inflating thread has finished,
+    /// so the second core is free. Returns the staged file, or why it could
+    /// not be written, for the caller to install or discard once it has
+    /// judged the zone; when the checks fail it is discarded here and the
+    /// check's error thrown. `output` itself is never touched.
+    public static func prepareAndStage(zoneText: ZoneText, options: ZoneParser.Options, output: String)
+        throws(ZoneError) -> (CheckedZone, Result<DataStore.Staged, StoreError>) {
+        let parsed = try ZoneParser.parse(zoneText, options: options)
+        let staging = Handoff<DataStore.Staged, StoreError>()
+        let records = parsed.records
+        DispatchQueue.global(qos: .userInitiated).async {
+            staging.finish(Result { () throws(StoreError) in try DataStore.stage(records, for: output) })
+        }
+        let zone: CheckedZone
+        do {
+            zone = try ZoneChecker.check(parsed, apex: options.origin, file: zoneText.path)
+        } catch {
+            if case .success(let staged) = staging.wait() { staged.discard() }
+            throw error
+        }
+        return (zone, staging.wait())
     }
 
     /// Parse and check only, writing nothing: `refresh` must judge the
@@ -30,5 +57,26 @@ public enum ZoneCompiler {
     public static func prepare(zoneText: ZoneText, options: ZoneParser.Options) throws(ZoneError) -> CheckedZone {
         let parsed = try ZoneParser.parse(zoneText, options: options)
         return try ZoneChecker.check(parsed, apex: options.origin, file: zoneText.path)
+    }
+}
+
+/// A result one thread hands to another, once: the compile pipeline's
+/// staging thread, and `refresh`'s signature check on a thread of its own.
+public final class Handoff<Success: Sendable, Failure: Error>: @unchecked Sendable {
+    private var result: Result<Success, Failure>?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init() {}
+
+    public func finish(_ result: Result<Success, Failure>) {
+        self.result = result
+        done.signal()
+    }
+
+    /// Blocks until `finish`; may be called again, and returns the same.
+    public func wait() -> Result<Success, Failure> {
+        done.wait()
+        done.signal()
+        return result!
     }
 }

@@ -55,18 +55,28 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
     /// The byte-level parser behind `init(text:origin:)`, used directly by the
     /// zone-file parser so that a token never becomes a `String`.
     public init(presentation text: UnsafeBufferPointer<UInt8>, origin: DNSName) throws(DNSNameError) {
+        var out: [UInt8] = []
+        try Self.appendWire(presentation: text, origin: origin, to: &out)
+        self.wire = out
+    }
+
+    /// Appends the wire form of a name in presentation format to `out`:
+    /// the zone-file parser writes a name in rdata straight into the
+    /// record's bytes, with no array of its own.
+    public static func appendWire(presentation text: UnsafeBufferPointer<UInt8>, origin: DNSName,
+                                  to out: inout [UInt8]) throws(DNSNameError) {
         if text.count == 1 && text[0] == UInt8(ascii: "@") {
-            self = origin
+            out.append(contentsOf: origin.wire)
             return
         }
         if text.count == 1 && text[0] == UInt8(ascii: ".") {
-            self = .root
+            out.append(0)
             return
         }
         guard !text.isEmpty else { throw .emptyLabel }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count + 2 + origin.wire.count)
-        var labelStart = 0
+        let base = out.count
+        out.reserveCapacity(base + text.count + 2 + origin.wire.count)
+        var labelStart = base
         out.append(0)
         var i = 0
         var absolute = false
@@ -110,8 +120,7 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         } else {
             out.append(0)
         }
-        guard out.count <= Self.maxWireLength else { throw .nameTooLong }
-        self.wire = out
+        guard out.count - base <= Self.maxWireLength else { throw .nameTooLong }
     }
 
     /// One bulk hash of the bytes; the synthesized per-byte combine made
@@ -212,10 +221,12 @@ public enum DNSNameError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-@inline(__always)
+/// Inlinable: the zone parser and the answering hash call it per byte
+/// from other modules.
+@inlinable @inline(__always)
 public func asciiLower(_ b: UInt8) -> UInt8 {
     (b &- 0x41) < 26 ? b | 0x20 : b
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 package func isDigit(_ b: UInt8) -> Bool { (b &- 48) < 10 }

@@ -15,27 +15,23 @@
 public struct ResponseTemplate: Sendable {
     public enum Section: Int, Sendable { case answer = 0, authority = 1, additional = 2 }
 
-    public struct Unit: Sendable {
-        var start: Int
-        var end: Int
-        var fixups: Range<Int>
-        public var section: Section
-        public var required: Bool
-        public var length: Int { end - start }
-    }
+    /// The whole template in one contiguous block, so that answering reads
+    /// it through one pointer with no reference counting, and an index can
+    /// pack thousands of templates into a single allocation (`packed`).
+    /// Layout, all fields native `Int32`:
+    /// - header: byte count, unit count, fixup count, and the answer,
+    ///   authority and additional counts of the whole template;
+    /// - per unit: end offset in the bytes, end of its fixups, flags
+    ///   (section, and `requiredFlag`);
+    /// - per fixup: position in the bytes, target: `>= 0` an offset in the
+    ///   bytes, `< 0` the question-name suffix of length `-target`;
+    /// - the reply bytes, pointers still zero.
+    public private(set) var packed: [UInt8] = []
 
-    /// A pointer to patch: `target >= 0` is an offset inside the template;
-    /// `target < 0` is the question-name suffix of length `-target`.
-    struct Fixup: Sendable {
-        var position: Int
-        var target: Int
-    }
-
-    public private(set) var bytes: [UInt8] = []
-    var fixups: [Fixup] = []
-    public private(set) var units: [Unit] = []
-
-    public static let empty = ResponseTemplate()
+    static let headerFields = 6
+    static let unitFields = 3
+    static let fixupFields = 2
+    static let requiredFlag: Int32 = 0x100
 
     /// How a template landed in a reply.
     public struct Placement: Sendable {
@@ -43,41 +39,97 @@ public struct ResponseTemplate: Sendable {
         public var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
         /// A required unit did not fit; what did fit was written.
         public var truncated = false
+
+        /// Counts one unit with these flags (see `packed`) in its section.
+        @inline(__always)
+        mutating func count(_ flags: Int) {
+            switch flags & 0xFF {
+            case 0: counts.answer &+= 1
+            case 1: counts.authority &+= 1
+            default: counts.additional &+= 1
+            }
+        }
     }
 
     /// Copies the units that fit below `limit` into `out` at `offset`.
-    /// Required units stop at the first that does not fit; optional ones are
-    /// skipped individually, so a smaller later record can still go in.
-    @inline(__always)
     public func write(into out: UnsafeMutableRawBufferPointer, at offset: Int, limit: Int, qnameLength: Int) -> Placement {
-        var placement = Placement(end: offset)
-        bytes.withUnsafeBytes { src in
-            fixups.withUnsafeBufferPointer { fix in
-                for unit in units {
-                    let length = unit.end - unit.start
-                    guard placement.end + length <= limit else {
-                        if unit.required {
-                            placement.truncated = true
-                            return
-                        }
-                        continue
-                    }
-                    let dst = placement.end
-                    out.baseAddress!.advanced(by: dst).copyMemory(from: src.baseAddress!.advanced(by: unit.start), byteCount: length)
-                    for f in fix[unit.fixups] {
-                        let pointer = f.target >= 0 ? offset + f.target : MessageHeader.size + qnameLength + f.target
-                        let at = dst + f.position - unit.start
-                        out[at] = UInt8(0xC0 | (pointer >> 8))
-                        out[at + 1] = UInt8(pointer & 0xFF)
-                    }
-                    placement.end += length
-                    switch unit.section {
-                    case .answer: placement.counts.answer += 1
-                    case .authority: placement.counts.authority += 1
-                    case .additional: placement.counts.additional += 1
-                    }
-                }
+        packed.withUnsafeBytes { Self.write(packed: $0.baseAddress!, into: out, at: offset, limit: limit, qnameLength: qnameLength) }
+    }
+
+    /// Writes the packed template at `template` (see `packed`). When it all
+    /// fits, that is one copy and the pointer patches. Otherwise unit by
+    /// unit: required units stop at the first that does not fit; optional
+    /// ones are skipped individually, so a smaller later record can still go in.
+    @inline(__always)
+    public static func write(packed template: UnsafeRawPointer, into out: UnsafeMutableRawBufferPointer, at offset: Int,
+                             limit: Int, qnameLength: Int) -> Placement {
+        @inline(__always) func field(_ i: Int) -> Int {
+            Int(template.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self))
+        }
+        let byteCount = field(0), unitCount = field(1), fixupCount = field(2)
+        let unitsAt = headerFields
+        let fixupsAt = unitsAt &+ unitCount &* unitFields
+        let bytes = template + (fixupsAt &+ fixupCount &* fixupFields) &* 4
+        let dst = out.baseAddress!
+        let questionSuffixEnd = MessageHeader.size &+ qnameLength
+
+        // Patches fixups `from..<to` for bytes copied from `source` to `to`.
+        @inline(__always) func patch(_ from: Int, _ to: Int, copiedFrom source: Int, to landing: Int) {
+            var f = from
+            while f < to {
+                let position = field(fixupsAt &+ f &* fixupFields)
+                let target = field(fixupsAt &+ f &* fixupFields &+ 1)
+                let pointer = target >= 0 ? offset &+ target : questionSuffixEnd &+ target
+                let at = landing &+ position &- source
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: 0xC0 | (pointer >> 8)), toByteOffset: at, as: UInt8.self)
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: pointer), toByteOffset: at &+ 1, as: UInt8.self)
+                f &+= 1
             }
+        }
+
+        if offset &+ byteCount <= limit {
+            (dst + offset).copyMemory(from: bytes, byteCount: byteCount)
+            patch(0, fixupCount, copiedFrom: 0, to: offset)
+            return Placement(end: offset &+ byteCount,
+                             counts: (UInt16(truncatingIfNeeded: field(3)), UInt16(truncatingIfNeeded: field(4)),
+                                      UInt16(truncatingIfNeeded: field(5))))
+        }
+        // The units that fit one after another, from the first: one copy.
+        var placement = Placement(end: offset)
+        var u = 0
+        var start = 0
+        var fixupStart = 0
+        while u < unitCount {
+            let end = field(unitsAt &+ u &* unitFields)
+            guard offset &+ end <= limit else { break }
+            placement.count(field(unitsAt &+ u &* unitFields &+ 2))
+            start = end
+            u &+= 1
+        }
+        if u > 0 {
+            fixupStart = field(unitsAt &+ (u &- 1) &* unitFields &+ 1)
+            (dst + offset).copyMemory(from: bytes, byteCount: start)
+            patch(0, fixupStart, copiedFrom: 0, to: offset)
+            placement.end = offset &+ start
+        }
+        // The rest: what still fits, one unit at a time.
+        while u < unitCount {
+            let end = field(unitsAt &+ u &* unitFields)
+            let fixupEnd = field(unitsAt &+ u &* unitFields &+ 1)
+            let flags = field(unitsAt &+ u &* unitFields &+ 2)
+            let length = end &- start
+            if placement.end &+ length <= limit {
+                (dst + placement.end).copyMemory(from: bytes + start, byteCount: length)
+                patch(fixupStart, fixupEnd, copiedFrom: start, to: placement.end)
+                placement.end &+= length
+                placement.count(flags)
+            } else if flags & Int(requiredFlag) != 0 {
+                placement.truncated = true
+                break
+            }
+            start = end
+            fixupStart = fixupEnd
+            u &+= 1
         }
         return placement
     }
@@ -85,7 +137,17 @@ public struct ResponseTemplate: Sendable {
     /// Assembles a template. Add records in reply order: answer, authority,
     /// additional; within additional, required before optional.
     public struct Builder {
-        private var template = ResponseTemplate()
+        private struct Unit {
+            var end: Int
+            var fixupEnd: Int
+            var section: Section
+            var required: Bool
+        }
+
+        private var bytes: [UInt8] = []
+        private var units: [Unit] = []
+        /// (position, target) pairs, see `packed`.
+        private var fixups: [(position: Int, target: Int)] = []
         private let anchor: [UInt8]
         /// Lowercased suffix → offset, for names in required units.
         private var written: [[UInt8]: Int] = [:]
@@ -95,42 +157,49 @@ public struct ResponseTemplate: Sendable {
         }
 
         public mutating func add(_ record: ResourceRecord, section: Section, required: Bool = true) {
-            if let last = template.units.last {
+            if let last = units.last {
                 precondition(last.section.rawValue <= section.rawValue, "sections out of order")
                 precondition(last.required || !required || last.section != section, "required after optional")
             }
-            let start = template.bytes.count
-            let fixupStart = template.fixups.count
             name(record.owner.wire, register: required)
             u16(record.type.rawValue)
             u16(record.rclass.rawValue)
             u16(UInt16(record.ttl >> 16))
             u16(UInt16(record.ttl & 0xFFFF))
-            let lengthAt = template.bytes.count
+            let lengthAt = bytes.count
             u16(0)
             var copied = 0
             for at in RDataNames.compressibleNameOffsets(type: record.type, rdata: record.rdata) {
-                template.bytes.append(contentsOf: record.rdata[copied..<at])
+                bytes.append(contentsOf: record.rdata[copied..<at])
                 var end = at
                 while record.rdata[end] != 0 { end += Int(record.rdata[end]) + 1 }
                 end += 1
                 name(Array(record.rdata[at..<end]), register: required)
                 copied = end
             }
-            template.bytes.append(contentsOf: record.rdata[copied...])
-            let rdlength = template.bytes.count - lengthAt - 2
-            template.bytes[lengthAt] = UInt8(rdlength >> 8)
-            template.bytes[lengthAt + 1] = UInt8(rdlength & 0xFF)
-            template.units.append(Unit(
-                start: start, end: template.bytes.count, fixups: fixupStart..<template.fixups.count,
-                section: section, required: required))
+            bytes.append(contentsOf: record.rdata[copied...])
+            let rdlength = bytes.count - lengthAt - 2
+            bytes[lengthAt] = UInt8(rdlength >> 8)
+            bytes[lengthAt + 1] = UInt8(rdlength & 0xFF)
+            units.append(Unit(end: bytes.count, fixupEnd: fixups.count, section: section, required: required))
         }
 
-        public func build() -> ResponseTemplate { template }
+        public func build() -> ResponseTemplate {
+            precondition(bytes.count <= Int(Int32.max), "template too large")
+            var fields: [Int32] = [Int32(bytes.count), Int32(units.count), Int32(fixups.count), 0, 0, 0]
+            for unit in units {
+                fields[3 + unit.section.rawValue] += 1
+                fields += [Int32(unit.end), Int32(unit.fixupEnd), Int32(unit.section.rawValue) | (unit.required ? requiredFlag : 0)]
+            }
+            for fixup in fixups { fields += [Int32(fixup.position), Int32(fixup.target)] }
+            var template = ResponseTemplate()
+            template.packed = fields.withUnsafeBytes { Array($0) } + bytes
+            return template
+        }
 
         private mutating func u16(_ v: UInt16) {
-            template.bytes.append(UInt8(v >> 8))
-            template.bytes.append(UInt8(v & 0xFF))
+            bytes.append(UInt8(v >> 8))
+            bytes.append(UInt8(v & 0xFF))
         }
 
         private mutating func name(_ wire: [UInt8], register: Bool) {
@@ -146,16 +215,16 @@ public struct ResponseTemplate: Sendable {
                     pointer(to: target)
                     return
                 }
-                if register { written[suffix] = template.bytes.count }
+                if register { written[suffix] = bytes.count }
                 let len = Int(wire[i])
-                template.bytes.append(contentsOf: wire[i...(i + len)])
+                bytes.append(contentsOf: wire[i...(i + len)])
                 i += len + 1
             }
-            template.bytes.append(0)
+            bytes.append(0)
         }
 
         private mutating func pointer(to target: Int) {
-            template.fixups.append(Fixup(position: template.bytes.count, target: target))
+            fixups.append((bytes.count, target))
             u16(0)
         }
 

@@ -143,8 +143,10 @@ public enum Refresher {
             }
         }
 
-        let (signer, zone) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, signatureName: signatureName,
-                                                  home: workspace.gnupgHome, options: options)
+        let (signer, zone, staged) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, signatureName: signatureName,
+                                                          home: workspace.gnupgHome, options: options)
+        var kept = false
+        defer { if !kept, case .success(let file) = staged { file.discard() } }
 
         let serial = zone.soa.serial
         guard zone.delegationCount >= options.minimumTLDs else {
@@ -161,8 +163,9 @@ public enum Refresher {
             }
         }
         if action == .installed {
+            kept = true
             do {
-                try DataStore.write(zone.records, to: options.data)
+                try staged.get().install()
             } catch {
                 throw RefreshError(.local, "\(error)")
             }
@@ -191,8 +194,11 @@ public enum Refresher {
 
     /// Checks the signature on another thread (gpg runs as a child process,
     /// so this is mostly waiting) while this one inflates, parses and checks
-    /// the zone. The signature's verdict is taken first: a parse error in a
-    /// file that is not validly signed says nothing worth reporting.
+    /// the zone and stages data.cdb under its temporary name (see
+    /// `ZoneCompiler.prepareAndStage`). The signature's verdict is taken
+    /// first: a parse error in a file that is not validly signed says
+    /// nothing worth reporting. Nothing is installed here: the caller
+    /// judges the zone, then installs or discards what was staged.
     ///
     /// The verifier gets a thread of its own, not a Dispatch worker: on
     /// Linux the global queues have one worker per core and do not notice
@@ -200,40 +206,31 @@ public enum Refresher {
     /// verification and the inflating thread would take turns on the other,
     /// and the parse would wait for the verification instead of overlapping
     /// it (measured: 4 ms slower, with less CPU used).
-    static func verifyAndPrepare(zone: String, signature: String, signatureName: String, home: String,
-                                 options: RefreshOptions) throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone) {
-        let verification = Verification()
+    static func verifyAndPrepare(zone: String, signature: String, signatureName: String, home: String, options: RefreshOptions)
+        throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone, Result<DataStore.Staged, StoreError>) {
+        let verification = Handoff<SignatureVerifier.Signer, RefreshError>()
         let verifier = options.verifier
         Thread {
             verification.finish(Result { () throws(RefreshError) in
                 try verifier.verify(signature: signature, data: zone, home: home, label: signatureName)
             })
         }.start()
-        let prepared: Result<CheckedZone, RefreshError>
+        let prepared: Result<(CheckedZone, Result<DataStore.Staged, StoreError>), RefreshError>
         do {
             let text = try ZoneText(path: zone, maximumSize: options.maximumZoneSize)
-            let options = ZoneParser.Options(origin: .root, keepDNSSEC: false)
-            prepared = .success(try ZoneCompiler.prepare(zoneText: text, options: options))
+            let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: false)
+            prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data))
         } catch {
             prepared = .failure(RefreshError(.data, "\(error)"))
         }
-        let signer = try verification.wait().get()
-        return (signer, try prepared.get())
-    }
-}
-
-/// The verifier thread's result, handed over once.
-private final class Verification: @unchecked Sendable {
-    private var result: Result<SignatureVerifier.Signer, RefreshError>?
-    private let done = DispatchSemaphore(value: 0)
-
-    func finish(_ result: Result<SignatureVerifier.Signer, RefreshError>) {
-        self.result = result
-        done.signal()
-    }
-
-    func wait() -> Result<SignatureVerifier.Signer, RefreshError> {
-        done.wait()
-        return result!
+        let signer: SignatureVerifier.Signer
+        do {
+            signer = try verification.wait().get()
+        } catch {
+            if case .success((_, .success(let staged))) = prepared { staged.discard() }
+            throw error
+        }
+        let (checked, staged) = try prepared.get()
+        return (signer, checked, staged)
     }
 }

@@ -5,6 +5,7 @@ import ZoneFile
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compile",
         abstract: "Compile a root zone file (plain or gzip) into data.cdb.",
         discussion: """
             The zone is checked before anything is written: exactly one SOA at the apex, NS at \

@@ -5,6 +5,7 @@ import DNSWire
 
 struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "query",
         abstract: "Answer one query from data.cdb, without the network, printed like dig.",
         discussion: "The answer comes from the same code that `serve` uses, so this is exactly what a resolver would receive."
     )

@@ -14,12 +14,15 @@ struct RDataReader {
         self.fields = fields
         self.tokens = tokens
         self.index = index
+        // Room for an address or a name: most records never grow it.
+        out.reserveCapacity(32)
     }
 
     private var buf: UnsafeBufferPointer<UInt8> { fields.buf }
 
     mutating func read(type: RRType) throws(ZoneError) -> [UInt8] {
-        if index < tokens.count, !tokens[index].quoted, fields.text(tokens[index]) == "\\#" {
+        if index < tokens.count, !tokens[index].quoted, tokens[index].end - tokens[index].start == 2,
+           buf[tokens[index].start] == UInt8(ascii: "\\"), buf[tokens[index].start + 1] == UInt8(ascii: "#") {
             return try generic(type: type)
         }
         switch type {
@@ -110,17 +113,17 @@ struct RDataReader {
     /// SOA timers accept TTL units, as BIND does.
     private mutating func ttlField() throws(ZoneError) { append32(try fields.ttlValue(try next("SOA timer"))) }
 
-    private mutating func name() throws(ZoneError) { out.append(contentsOf: try fields.name(try next("name")).wire) }
+    private mutating func name() throws(ZoneError) { try fields.appendName(try next("name"), to: &out) }
 
     private mutating func ipv4() throws(ZoneError) {
         let t = try next("IPv4 address")
-        var octets: [UInt8] = []
+        var octets = 0
         var value = 0
         var digits = 0
         for c in span(t) {
             if c == UInt8(ascii: ".") {
-                guard digits > 0, octets.count < 3 else { throw fields.error("bad IPv4 address", token: t) }
-                octets.append(UInt8(value)); value = 0; digits = 0
+                guard digits > 0, octets < 3 else { throw fields.error("bad IPv4 address", token: t) }
+                out.append(UInt8(value)); octets += 1; value = 0; digits = 0
             } else {
                 guard isDigit(c), digits < 3 else { throw fields.error("bad IPv4 address", token: t) }
                 value = value * 10 + Int(c - 48)
@@ -128,19 +131,23 @@ struct RDataReader {
                 guard value <= 255 else { throw fields.error("bad IPv4 address", token: t) }
             }
         }
-        guard digits > 0, octets.count == 3 else { throw fields.error("bad IPv4 address", token: t) }
-        octets.append(UInt8(value))
-        out.append(contentsOf: octets)
+        guard digits > 0, octets == 3 else { throw fields.error("bad IPv4 address", token: t) }
+        out.append(UInt8(value))
     }
 
+    /// inet_pton on a NUL-terminated copy of the token, on the stack.
     private mutating func ipv6() throws(ZoneError) {
         let t = try next("IPv6 address")
-        guard t.end - t.start < 64 else { throw fields.error("bad IPv6 address", token: t) }
-        var text = [CChar](repeating: 0, count: 65)
-        for (i, c) in span(t).enumerated() { text[i] = CChar(bitPattern: c) }
-        var address = [UInt8](repeating: 0, count: 16)
-        guard inet_pton(AF_INET6, text, &address) == 1 else { throw fields.error("bad IPv6 address", token: t) }
-        out.append(contentsOf: address)
+        let s = span(t)
+        guard s.count < 64 else { throw fields.error("bad IPv6 address", token: t) }
+        var address: (UInt64, UInt64) = (0, 0)
+        let parsed = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { text in
+            UnsafeMutableRawPointer(text.baseAddress!).copyMemory(from: s.baseAddress!, byteCount: s.count)
+            text[s.count] = 0
+            return withUnsafeMutableBytes(of: &address) { inet_pton(AF_INET6, text.baseAddress, $0.baseAddress) } == 1
+        }
+        guard parsed else { throw fields.error("bad IPv6 address", token: t) }
+        withUnsafeBytes(of: &address) { out.append(contentsOf: $0) }
     }
 
     /// One character-string: a token, quoted or not, with escapes decoded,

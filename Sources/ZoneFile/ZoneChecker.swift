@@ -35,12 +35,9 @@ public enum ZoneChecker {
             var runTypes = TypeSet()
             func closeRun() {
                 guard !runTypes.isEmpty else { return }
-                let key = records[runStart].owner.lowercased()
-                if let existing = owners[key] {
-                    owners[key] = OwnerInfo(firstIndex: existing.firstIndex, types: existing.types.union(runTypes))
-                } else {
-                    owners[key] = OwnerInfo(firstIndex: runStart, types: runTypes)
-                }
+                // One hash lookup: the first run of an owner inserts it.
+                owners[records[runStart].owner.lowercased(), default: OwnerInfo(firstIndex: runStart, types: TypeSet())]
+                    .types.formUnion(runTypes)
             }
             for index in records.indices {
                 if index == 0 || records[index].owner != records[runStart].owner {
@@ -70,21 +67,18 @@ public enum ZoneChecker {
             throw ZoneError(file: file, message: "no NS records at the zone apex '\(apex)'")
         }
 
-        var delegations: Set<DNSName> = []
-        for (name, info) in owners where name != apex && info.types.contains(.ns) { delegations.insert(name) }
-
         // Every in-zone name server needs an address; the names NS records
-        // point to are also what makes an address below a cut glue.
-        var nameServers: Set<DNSName> = []
+        // point to are also what makes an address below a cut glue. Marked
+        // on the owner itself: one hash lookup per NS record, no set.
         try records.withUnsafeBufferPointer { (records) throws(ZoneError) in
             for index in records.indices where records[index].type == .ns {
                 let target = DNSName(uncheckedWire: records[index].rdata).lowercased()
                 guard target.isSubdomain(of: apex) else { continue }
-                nameServers.insert(target)
-                let types = owners[target]?.types
-                guard types?.contains(.a) == true || types?.contains(.aaaa) == true else {
+                guard let entry = owners.index(forKey: target),
+                      owners.values[entry].types.contains(.a) || owners.values[entry].types.contains(.aaaa) else {
                     throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
                 }
+                owners.values[entry].isNameServer = true
             }
         }
 
@@ -94,20 +88,25 @@ public enum ZoneChecker {
             return fail(index, message, records[index].owner.description)
         }
 
+        // A delegation is an owner other than the apex with NS records.
         let apexLabels = apex.labelCount
+        var delegationCount = 0
         for (name, info) in owners where name != apex {
+            let isDelegation = info.types.contains(.ns)
             if info.types.contains(.cname) && info.types.count > 1 {
                 throw failAt(name, .cname, "CNAME beside other data")
             }
-            if delegations.contains(name), let type = info.types.subtracting(TypeSet.allowedAtDelegation).first {
+            if isDelegation, let type = info.types.subtracting(TypeSet.allowedAtDelegation).first {
                 throw failAt(name, type, "\(type) data at a delegation point is occluded")
             }
+            let labels = name.labelCount
+            if isDelegation && labels == apexLabels + 1 { delegationCount += 1 }
             // Only names two or more labels below the apex can sit below a
             // delegation, and only glue may: addresses of a name server.
-            guard name.labelCount > apexLabels + 1 else { continue }
+            guard labels > apexLabels + 1 else { continue }
             let nonGlue = info.types.subtracting(TypeSet.glue).first
-            guard nonGlue != nil || !nameServers.contains(name),
-                  let cut = enclosingDelegation(of: name, apex: apex, delegations: delegations) else { continue }
+            guard nonGlue != nil || !info.isNameServer,
+                  let cut = enclosingDelegation(of: name, apex: apex, owners: owners) else { continue }
             if let type = nonGlue {
                 throw failAt(name, type, "\(type) record below the delegation '\(cut)' is not glue")
             }
@@ -115,22 +114,23 @@ public enum ZoneChecker {
             throw failAt(name, type, "\(type) record below the delegation '\(cut)' is not glue: no NS record names it")
         }
 
-        return CheckedZone(apex: apex, records: records, soa: soa,
-                           delegationCount: delegations.filter { $0.parent == apex }.count,
+        return CheckedZone(apex: apex, records: records, soa: soa, delegationCount: delegationCount,
                            strippedCount: parsed.strippedCount)
     }
 
     struct OwnerInfo {
         var firstIndex: Int
         var types: TypeSet
+        /// An NS record in the zone names it.
+        var isNameServer = false
     }
 
     /// The nearest delegation strictly above `name` and below the apex.
-    private static func enclosingDelegation(of name: DNSName, apex: DNSName, delegations: Set<DNSName>) -> DNSName? {
+    private static func enclosingDelegation(of name: DNSName, apex: DNSName, owners: [DNSName: OwnerInfo]) -> DNSName? {
         var n = name.parent
         var found: DNSName?
         while let p = n, p != apex {
-            if delegations.contains(p) { found = p }
+            if owners[p]?.types.contains(.ns) == true { found = p }
             n = p.parent
         }
         return found
@@ -190,6 +190,10 @@ struct TypeSet {
     }
 
     var isEmpty: Bool { count == 0 }
+
+    mutating func formUnion(_ other: TypeSet) {
+        self = union(other)
+    }
 
     func union(_ other: TypeSet) -> TypeSet {
         var result = self

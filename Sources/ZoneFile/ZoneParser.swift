@@ -143,20 +143,28 @@ struct Parser {
                     tokens.append(Token(start: start, end: pos, quoted: true))
                     pos += 1
                 default:
-                    guard c >= 0x20 && c != 0x7f else {
-                        throw fields.error("unexpected byte 0x\(Codecs.hexEncode([c], uppercase: false)) (not a text zone file?)")
-                    }
                     let start = pos
-                    while pos < limit {
-                        let t = buf[pos]
-                        if t == 0x20 || t == 0x09 || t == 0x0a || t == 0x0d || t == UInt8(ascii: ";")
-                            || t == UInt8(ascii: "(") || t == UInt8(ascii: ")") || t == UInt8(ascii: "\"") { break }
-                        guard t >= 0x20 && t != 0x7f else {
+                    // One table load per byte: most bytes are plain (class 0).
+                    // Locals, so that the loop keeps them in registers.
+                    let classes = ByteClass.table
+                    let text = buf.baseAddress!
+                    let end = limit
+                    var p = pos
+                    while p < end {
+                        let t = text[p]
+                        let k = classes[Int(t)]
+                        if k == 0 {
+                            p &+= 1
+                            continue
+                        }
+                        if k == ByteClass.delimiter { break }
+                        guard k == ByteClass.backslash else {
                             throw fields.error("unexpected byte 0x\(Codecs.hexEncode([t], uppercase: false)) (not a text zone file?)")
                         }
-                        if t == UInt8(ascii: "\\") && pos + 1 < limit && buf[pos + 1] != 0x0a { pos += 1 }
-                        pos += 1
+                        if p + 1 < end && text[p + 1] != 0x0a { p += 1 }
+                        p += 1
                     }
+                    pos = p
                     tokens.append(Token(start: start, end: pos, quoted: false))
                 }
             }
@@ -270,8 +278,15 @@ struct Fields {
     var origin: DNSName
 
     func name(_ t: Token) throws(ZoneError) -> DNSName {
+        var wire: [UInt8] = []
+        try appendName(t, to: &wire)
+        return DNSName(uncheckedWire: wire)
+    }
+
+    /// The name's wire form appended to `out` (rdata), checked as `name` does.
+    func appendName(_ t: Token, to out: inout [UInt8]) throws(ZoneError) {
         do {
-            return try DNSName(presentation: UnsafeBufferPointer(rebasing: buf[t.start..<t.end]), origin: origin)
+            try DNSName.appendWire(presentation: UnsafeBufferPointer(rebasing: buf[t.start..<t.end]), origin: origin, to: &out)
         } catch {
             throw self.error("bad name (\(error))", token: t)
         }
@@ -335,7 +350,7 @@ struct Fields {
         if length <= 8 {
             var key: UInt64 = 0
             for i in t.start..<t.end { key = key << 8 | UInt64(buf[i] & 0xDF) }
-            if let type = typeKeys[key] { return type }
+            for entry in typeKeys where entry.key == key { return entry.type }
         }
         guard let type = RRType(mnemonic: text(t)), type != .opt, type != .any, type != .axfr, type != .ixfr else { return nil }
         return type
@@ -366,16 +381,40 @@ struct Fields {
     }
 }
 
+/// What a byte means inside an unquoted token, by table: the lexer's inner
+/// loop does one load and one test for the common, plain byte.
+enum ByteClass {
+    static let plain: UInt8 = 0
+    /// Ends the token: blank, newline, `;`, `(`, `)`, `"`.
+    static let delimiter: UInt8 = 1
+    static let backslash: UInt8 = 2
+    /// A control byte or DEL: not a text zone file.
+    static let invalid: UInt8 = 3
+
+    /// Never freed, never written after it is made: one table for the life
+    /// of the process, read through a plain pointer.
+    nonisolated(unsafe) static let table: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for c in 0..<256 {
+            switch c {
+            case 0x20, 0x09, 0x0a, 0x0d, 0x3b /* ; */, 0x28 /* ( */, 0x29 /* ) */, 0x22 /* " */: table[c] = delimiter
+            case 0x5c /* \ */: table[c] = backslash
+            case 0..<0x20, 0x7f: table[c] = invalid
+            default: table[c] = plain
+            }
+        }
+        return UnsafePointer(table)
+    }()
+}
+
 /// Type mnemonics of up to eight letters, upper-cased and packed into an
 /// integer, so that the type of each of the root zone's 25,000 records is
-/// found with one hash lookup and no String.
-private let typeKeys: [UInt64: RRType] = {
-    var keys: [UInt64: RRType] = [:]
-    for type in [RRType.a, .ns, .cname, .soa, .ptr, .hinfo, .mx, .txt, .aaaa, .ds, .rrsig, .nsec, .dnskey,
-                 .nsec3, .cds, .cdnskey, .zonemd] {
-        var key: UInt64 = 0
-        for c in type.description.utf8 { key = key << 8 | UInt64(c & 0xDF) }
-        keys[key] = type
-    }
-    return keys
-}()
+/// found with a few integer compares and no String: a short list, the
+/// root zone's most frequent types first.
+private let typeKeys: [(key: UInt64, type: RRType)] = [
+    RRType.ns, .a, .aaaa, .rrsig, .ds, .nsec, .soa, .dnskey, .cname, .ptr, .hinfo, .mx, .txt, .nsec3, .cds, .cdnskey, .zonemd,
+].map { type in
+    var key: UInt64 = 0
+    for c in type.description.utf8 { key = key << 8 | UInt64(c & 0xDF) }
+    return (key, type)
+}
