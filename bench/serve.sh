@@ -22,6 +22,8 @@ ip_rootmirror=127.78.0.1
 ip_nsd=127.78.0.2
 ip_knot=127.78.0.3
 ip_tinydns=127.78.0.4
+ip_monitored=127.78.0.5
+ip_silent=127.78.0.6
 
 work=$(mktemp -d /tmp/rootmirror-bench-XXXXXX)
 pids_to_stop=()
@@ -54,7 +56,10 @@ pin() { for p in "$@"; do taskset -a -p -c 1 "$p" >/dev/null; done; }
 wait_answering() { for _ in $(seq 100); do dig +short +tries=1 +time=1 @"$1" . SOA >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "$1 does not answer" >&2; exit 1; }
 
 echo "== starting servers"
-"$bin" serve -d "$work/data.cdb" --listen $ip_rootmirror:53 --udp-threads 1 2>"$work/rootmirror.log" &
+# No SOA monitor here (it would ask the real root servers); its cost is
+# measured apart below, against an upstream that never answers.
+"$bin" serve -d "$work/data.cdb" --listen $ip_rootmirror:53 --udp-threads 1 --http $ip_rootmirror:8053 \
+    --check-interval off 2>"$work/rootmirror.log" &
 rm_pid=$!; pids_to_stop+=($rm_pid)
 
 mkdir -p "$work/nsd"
@@ -142,6 +147,22 @@ for s in rootmirror nsd knot tinydns; do
         "$(echo "scale=3; ${lat[$s,60000]} * 1000" | bc)" "$(echo "scale=3; ${lat[$s,100000]} * 1000" | bc)" \
         "${rss[$s]}" "$ratio"
 done
+
+echo
+echo "== the SOA monitor waiting on an upstream that never answers (checks every 1 s, 2 s timeout)"
+python3 -c "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$ip_silent', 53)); time.sleep(3600)" &
+pids_to_stop+=($!)
+"$bin" serve -d "$work/data.cdb" --listen $ip_monitored:53 --udp-threads 1 --http off \
+    --upstream $ip_silent --check-interval 1s --check-timeout 2 2>"$work/monitored.log" &
+mon_pid=$!; pids_to_stop+=($mon_pid)
+wait_answering $ip_monitored
+pin $mon_pid
+sleep 3
+line=$("$cpq" $ip_monitored "$work/queries.txt" "$secs" 60000 $mon_pid)
+echo "  rootmirror @ 60000, monitor never answered: $line"
+mon_cpu=$(echo "$line" | sed -E 's/.*cpu_us_per_query=([0-9.]+).*/\1/')
+echo "  cpu per query against the unmonitored run: $(echo "scale=2; $mon_cpu / ${cpu[rootmirror,60000]}" | bc)"
+kill $mon_pid
 
 echo
 echo "== reload under 50k queries/s: data.cdb renamed over twice while dnsperf runs"
