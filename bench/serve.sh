@@ -22,6 +22,7 @@ ip_rootmirror=127.78.0.1
 ip_nsd=127.78.0.2
 ip_knot=127.78.0.3
 ip_tinydns=127.78.0.4
+ip_floor=127.78.0.7
 ip_monitored=127.78.0.5
 ip_silent=127.78.0.6
 
@@ -119,16 +120,23 @@ cp "$work/data.cdb" "$work/tinydns/data.cdb"
 env IP=$ip_tinydns ROOT="$work/tinydns" UID=65534 GID=65534 tinydns >/dev/null 2>&1 &
 tiny_pid=$!; pids_to_stop+=($tiny_pid)
 
-for ip in $ip_rootmirror $ip_nsd $ip_knot $ip_tinydns; do wait_answering $ip; done
+# The kernel-only floor (../shared/bench/floor-responder.c): REFUSED to
+# everything, no lookup. No server's CPU per query can go below it here.
+cc -O2 -o "$work/floor-responder" "$shared/bench/floor-responder.c"
+"$work/floor-responder" $ip_floor 53 &
+floor_pid=$!; pids_to_stop+=($floor_pid)
+
+for ip in $ip_rootmirror $ip_nsd $ip_knot $ip_tinydns $ip_floor; do wait_answering $ip; done
 sleep 1
-declare -A pids=([rootmirror]="$rm_pid" [knot]="$knot_pid" [tinydns]="$tiny_pid")
-declare -A ips=([rootmirror]=$ip_rootmirror [nsd]=$ip_nsd [knot]=$ip_knot [tinydns]=$ip_tinydns)
-for s in rootmirror nsd knot tinydns; do pin $(pids_of $s); done
+declare -A pids=([rootmirror]="$rm_pid" [knot]="$knot_pid" [tinydns]="$tiny_pid" [floor]="$floor_pid")
+declare -A ips=([rootmirror]=$ip_rootmirror [nsd]=$ip_nsd [knot]=$ip_knot [tinydns]=$ip_tinydns [floor]=$ip_floor)
+servers="rootmirror nsd knot tinydns floor"
+for s in $servers; do pin $(pids_of $s); done
 
 declare -A cpu lost lat rss
 printf "\n== %s s per run, server on CPU 1, dnsperf on CPU 0\n" "$secs"
 for rate in 60000 100000; do
-    for s in rootmirror nsd knot tinydns; do
+    for s in $servers; do
         pin $(pids_of $s)
         line=$("$cpq" "${ips[$s]}" "$work/queries.txt" "$secs" "$rate" $(pids_of $s))
         echo "  $s @ $rate: $line"
@@ -137,15 +145,16 @@ for rate in 60000 100000; do
         lat[$s,$rate]=$(echo "$line" | sed -E 's/.*avg_latency_s=([0-9.]+).*/\1/')
     done
 done
-for s in rootmirror nsd knot tinydns; do rss[$s]=$(rss_mb $(pids_of $s)); done
+for s in $servers; do rss[$s]=$(rss_mb $(pids_of $s)); done
 
-printf "\n%-11s %12s %12s %9s %9s %14s %14s %9s %13s\n" server "cpu_us@60k" "cpu_us@100k" "lost@60k" "lost@100k" "latency_ms@60k" "latency_ms@100k" "rss_MB" "cpu@60k/nsd"
-for s in rootmirror nsd knot tinydns; do
+printf "\n%-11s %12s %12s %9s %9s %14s %14s %9s %13s %15s\n" server "cpu_us@60k" "cpu_us@100k" "lost@60k" "lost@100k" "latency_ms@60k" "latency_ms@100k" "rss_MB" "cpu@60k/nsd" "cpu@60k/floor"
+for s in $servers; do
     ratio=$(echo "scale=2; ${cpu[$s,60000]} / ${cpu[nsd,60000]}" | bc)
-    printf "%-11s %12s %12s %9s %9s %14s %14s %9s %13s\n" $s "${cpu[$s,60000]}" "${cpu[$s,100000]}" \
+    floor_ratio=$(echo "scale=2; ${cpu[$s,60000]} / ${cpu[floor,60000]}" | bc)
+    printf "%-11s %12s %12s %9s %9s %14s %14s %9s %13s %15s\n" $s "${cpu[$s,60000]}" "${cpu[$s,100000]}" \
         "${lost[$s,60000]}" "${lost[$s,100000]}" \
         "$(echo "scale=3; ${lat[$s,60000]} * 1000" | bc)" "$(echo "scale=3; ${lat[$s,100000]} * 1000" | bc)" \
-        "${rss[$s]}" "$ratio"
+        "${rss[$s]}" "$ratio" "$floor_ratio"
 done
 
 echo
