@@ -46,6 +46,7 @@ final class FreshnessWatch: Sendable {
             return FreshnessMonitor(configuration: configuration, served: {
                 served.zone.map { FreshnessMonitor.ServedZone(serial: $0.soa.serial, apexServerAddresses: $0.apexServerAddresses) }
             }, observed: { observation in
+                served.logReachability(of: observation, logger: logger)
                 metrics.checks.increment()
                 switch observation.view {
                 case .unknown:
@@ -150,5 +151,29 @@ final class FreshnessWatch: Sendable {
 /// and the forwarder's closures, which exist before it does.
 private final class ServedSlot: Sendable {
     let holder = Mutex<ZoneHolder?>(nil)
+    /// Whether any upstream answered the last round (nil before the first).
+    private let reachable = Mutex<Bool?>(nil)
+
     var zone: ZoneIndex? { holder.withLock { $0 }?.zone }
+
+    /// One line when the upstreams stop or start answering, not one per
+    /// round: an unreachable upstream is a condition to report, not an
+    /// error to repeat every 15 minutes.
+    func logReachability(of observation: FreshnessMonitor.Observation, logger: Logger) {
+        let answered = observation.results.filter { $0.serial != nil }.count
+        let now = answered > 0
+        let before = reachable.withLock { r -> Bool? in
+            defer { r = now }
+            return r
+        }
+        guard before != now else { return }
+        if now {
+            logger.info("upstreams answering", metadata: ["answered": "\(answered)", "asked": "\(observation.results.count)"])
+        } else {
+            logger.warning("no upstream answered the SOA check", metadata: [
+                "asked": "\(observation.results.count)",
+                "first-error": "\(observation.results.first?.error ?? "no upstreams")",
+            ])
+        }
+    }
 }
