@@ -211,7 +211,9 @@ struct DigTests {
             (["-d", CompiledData.root2023, "--check-timeout", "0"], 64, "--check-timeout must be above 0"),
             (["-d", CompiledData.root2023, "--on-expiry", "maybe"], 64, "Please provide one of 'forward', 'servfail' or 'serve'"),
         ] {
-            let result = try run(Paths.binary, ["serve", "--listen", listen, "--check-interval", "off"] + args)
+            // Under timeout(1): a case wrongly accepted would start serving and
+            // fail the test with 124, not hang it.
+            let result = try run("/usr/bin/timeout", ["20", Paths.binary, "serve", "--listen", listen, "--check-interval", "off"] + args)
             let lines = result.stderr.split(separator: "\n")
             #expect(result.status == status, "\(args): \(result.stderr)")
             #expect(lines.count == 1 && lines[0].hasPrefix("rootmirror: ") && lines[0].contains(text), "\(args): \(result.stderr)")
