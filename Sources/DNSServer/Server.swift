@@ -70,14 +70,17 @@ public final class Server {
             settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, upstreams: c.upstreams, monitor: c.monitor,
                            expiryAction: c.expiryAction),
             metrics: ServerMetrics(), logger: logger)
-        let udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, logger: logger)
-        let tcp: TCPServer
+        // TCP first: the UDP sockets use SO_REUSEPORT, so a second instance
+        // started on the same address would bind them and take a share of
+        // the queries; the TCP bind, exclusive, stops it before that.
+        let tcp = try TCPServer(
+            addresses: c.addresses,
+            settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections))
+        let udp: UDPServer
         do {
-            tcp = try TCPServer(
-                addresses: c.addresses,
-                settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections))
+            udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, logger: logger)
         } catch {
-            udp.stop()
+            tcp.stop()
             throw error
         }
         let status: StatusServer?

@@ -220,6 +220,18 @@ struct DigTests {
         }
     }
 
+    @Test("a second server on a taken address fails with one line; the first keeps serving")
+    func secondInstance() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        let first = try RootmirrorServer(data: CompiledData.root2023, directory: dir, extra: ["--udp-threads", "1"])
+        defer { first.stop() }
+        let second = try run("/usr/bin/timeout", ["20", Paths.binary, "serve", "-d", CompiledData.root2026, "--listen", first.endpoint.description,
+                                                  "--http", "off", "--check-interval", "off", "--udp-threads", "1"])
+        #expect(second.status == 1 && second.stderr == "rootmirror: cannot bind tcp \(first.endpoint): Address already in use\n", "\(second.stderr)")
+        #expect(try query(.dig, first.endpoint, [".", "SOA", "+short"]).text.contains("2023051100"))
+    }
+
     @Test("SIGTERM and SIGINT stop the server cleanly")
     func gracefulStop() throws {
         for signal in [SIGTERM, SIGINT] {
