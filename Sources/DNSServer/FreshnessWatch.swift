@@ -19,16 +19,16 @@ final class FreshnessWatch: Sendable {
     struct Settings: Sendable {
         var dataPath: String
         var thresholds: FreshnessThresholds
-        /// Empty: the served zone's apex name servers.
-        var upstreams: [IPEndpoint]
-        /// nil: no SOA monitor (`--check-interval off`).
-        var monitor: FreshnessMonitor.Configuration?
+        /// Also whom expired queries are forwarded to.
+        var monitor: FreshnessMonitor.Configuration
         var expiryAction: ExpiryAction
     }
 
     let metrics: ServerMetrics
     let expiry: ExpiryState
-    let monitor: FreshnessMonitor?
+    /// Always there, as the one place that knows the upstreams; it asks
+    /// them on its own only when it has an interval.
+    let monitor: FreshnessMonitor
     private let settings: Settings
     private let logger: Logger
     private let served = ServedSlot()
@@ -40,33 +40,16 @@ final class FreshnessWatch: Sendable {
         self.metrics = metrics
         self.logger = logger
         let served = self.served
-        let monitor = settings.monitor.map { configuration in
-            var configuration = configuration
-            configuration.upstreams = settings.upstreams
-            return FreshnessMonitor(configuration: configuration, served: {
-                served.zone.map { FreshnessMonitor.ServedZone(serial: $0.soa.serial, apexServerAddresses: $0.apexServerAddresses) }
-            }, observed: { observation in
-                served.logReachability(of: observation, logger: logger)
-                metrics.checks.increment()
-                switch observation.view {
-                case .unknown:
-                    metrics.checkFailures.increment()
-                    metrics.upstreamSerial.set(Int64(0))
-                    metrics.upstreamsAnswering.set(Int64(0))
-                case .majority(let serial, let answered):
-                    metrics.upstreamSerial.set(Int64(serial))
-                    metrics.upstreamsAnswering.set(Int64(answered))
-                }
-            })
-        }
+        let monitor = FreshnessMonitor(configuration: settings.monitor, served: {
+            served.zone.map { FreshnessMonitor.ServedZone(serial: $0.soa.serial, apexServerAddresses: $0.apexServerAddresses) }
+        }, observed: { observation in
+            served.logReachability(of: observation, logger: logger)
+            metrics.checks.increment()
+            if case .unknown = observation.view { metrics.checkFailures.increment() }
+        })
         self.monitor = monitor
-        let configured = settings.upstreams
         let forwarder = settings.expiryAction == .forward
-            ? ExpiryForwarder(servers: {
-                if let monitor { return monitor.upstreams }
-                if !configured.isEmpty { return configured }
-                return (served.zone?.apexServerAddresses ?? []).map { IPEndpoint(address: $0, port: 53) }
-            }, failures: { metrics.forwardFailures.increment() })
+            ? ExpiryForwarder(servers: { monitor.upstreams }, failures: { metrics.forwardFailures.increment() })
             : nil
         expiry = ExpiryState(action: settings.expiryAction, forwarder: forwarder)
     }
@@ -76,13 +59,12 @@ final class FreshnessWatch: Sendable {
     func attach(_ holder: ZoneHolder) {
         served.holder.withLock { $0 = holder }
         lastReload.store(Int64(time(nil)), ordering: .relaxed)
-        metrics.zoneSerial.set(Int64(holder.zone.soa.serial))
     }
 
-    func start() { monitor?.start() }
+    func start() { monitor.start() }
 
     func stop() {
-        monitor?.stop()
+        monitor.stop()
         expiry.forwarder?.stop()
     }
 
@@ -90,7 +72,6 @@ final class FreshnessWatch: Sendable {
         if succeeded {
             metrics.reloadsSucceeded.increment()
             lastReload.store(Int64(time(nil)), ordering: .relaxed)
-            if let zone = served.zone { metrics.zoneSerial.set(Int64(zone.soa.serial)) }
         } else {
             metrics.reloadsFailed.increment()
         }
@@ -130,19 +111,26 @@ final class FreshnessWatch: Sendable {
         let now = Int64(time(nil))
         let zone = served.zone
         let lastRefresh = RefreshState.lastRefresh(forData: settings.dataPath)
-        let input = monitor?.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time)
-            ?? FreshnessInput(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time,
-                              upstream: .unknown, behindSince: nil)
+        let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time)
         let reload = lastReload.load(ordering: .relaxed)
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
-                            thresholds: settings.thresholds, observation: monitor?.lastObservation,
+                            thresholds: settings.thresholds, observation: monitor.lastObservation,
                             lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source)
     }
 
-    /// `/metrics`, with the time-dependent gauges brought up to date first.
+    /// `/metrics`, with the gauges set from the same moment's report.
     func exposition() -> String {
         let report = report()
         metrics.dataAge.set(report.assessment.age ?? -1)
+        metrics.zoneSerial.set(Int64(report.input.localSerial ?? 0))
+        switch report.input.upstream {
+        case .unknown:
+            metrics.upstreamSerial.set(Int64(0))
+            metrics.upstreamsAnswering.set(Int64(0))
+        case .majority(let serial, let answered):
+            metrics.upstreamSerial.set(Int64(serial))
+            metrics.upstreamsAnswering.set(Int64(answered))
+        }
         return metrics.exposition()
     }
 }

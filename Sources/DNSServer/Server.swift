@@ -33,11 +33,9 @@ public final class Server {
         /// it stops the start, as for a DNS address; the default address
         /// taken (another instance on this host) only costs a log line.
         public var statusAddressRequired = false
-        /// Whom the monitor asks and expired queries go to; empty for the
-        /// served zone's own root servers.
-        public var upstreams: [IPEndpoint] = []
-        /// nil: no SOA monitor. Its upstreams are `upstreams`.
-        public var monitor: FreshnessMonitor.Configuration? = FreshnessMonitor.Configuration()
+        /// The SOA monitor; its upstreams (empty: the served zone's own
+        /// root servers) are also where expired queries are forwarded.
+        public var monitor = FreshnessMonitor.Configuration()
         public var thresholds = FreshnessThresholds()
         public var expiryAction = ExpiryAction.forward
 
@@ -67,8 +65,7 @@ public final class Server {
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
         let memory = ResidentMemory()
         let watch = FreshnessWatch(
-            settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, upstreams: c.upstreams, monitor: c.monitor,
-                           expiryAction: c.expiryAction),
+            settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, monitor: c.monitor, expiryAction: c.expiryAction),
             metrics: ServerMetrics(), logger: logger)
         // TCP first: the UDP sockets use SO_REUSEPORT, so a second instance
         // started on the same address would bind them and take a share of
@@ -121,7 +118,7 @@ public final class Server {
             "serial": "\(zone.soa.serial)", "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
             "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
             "http": "\(status == nil ? "off" : c.statusAddress!.description)",
-            "soa-checks": "\(c.monitor.map { "every \($0.interval)s" } ?? "off")",
+            "soa-checks": "\(c.monitor.interval.map { "every \($0)s" } ?? "off")",
             "freshness": "\(watch.report().assessment.status)",
         ])
 

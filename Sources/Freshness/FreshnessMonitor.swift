@@ -12,8 +12,9 @@ import Glibc
 /// queue of its own and only ever blocks there: answering never waits on it.
 public final class FreshnessMonitor: Sendable {
     public struct Configuration: Sendable {
-        /// Seconds between checks (15 minutes: the root changes about twice a day).
-        public var interval: Int = 900
+        /// Seconds between checks (15 minutes: the root changes about twice
+        /// a day); nil: no checks of its own, only `checkNow` (`--check-interval off`).
+        public var interval: Int? = 900
         /// Each wait is interval × (1 ± jitter).
         public var jitter: Double = 0.1
         public var timeoutMilliseconds: Int = 2000
@@ -21,7 +22,7 @@ public final class FreshnessMonitor: Sendable {
         public var upstreams: [IPEndpoint] = []
         public var port: UInt16 = 53
 
-        public init(interval: Int = 900, jitter: Double = 0.1, timeoutMilliseconds: Int = 2000, upstreams: [IPEndpoint] = []) {
+        public init(interval: Int? = 900, jitter: Double = 0.1, timeoutMilliseconds: Int = 2000, upstreams: [IPEndpoint] = []) {
             self.interval = interval
             self.jitter = jitter
             self.timeoutMilliseconds = timeoutMilliseconds
@@ -113,14 +114,15 @@ public final class FreshnessMonitor: Sendable {
         return observation
     }
 
-    /// Starts checking in the background: once now, then every interval.
+    /// Starts checking in the background: once now, then every interval;
+    /// does nothing without an interval.
     public func start() {
+        guard let interval = configuration.interval else { return }
         state.withLock { $0.running = true }
         DispatchQueue(label: "rootmirror.freshness").async { [self] in
             while !state.withLock({ $0.stopped }) {
                 checkNow()
-                let base = Double(configuration.interval)
-                let wait = base * Double.random(in: (1 - configuration.jitter)...(1 + configuration.jitter))
+                let wait = Double(interval) * Double.random(in: (1 - configuration.jitter)...(1 + configuration.jitter))
                 _ = wake.wait(timeout: .now() + .milliseconds(Int(wait * 1000)))
             }
             done.signal()

@@ -83,12 +83,14 @@ public enum HealthCheck {
             assessment.reasons = ["cannot load \(error)"]
             return NagiosCheck(assessment, input: input, thresholds: thresholds)
         }
-        let asked = upstreams.isEmpty ? zone.apexServerAddresses.map { IPEndpoint(address: $0, port: 53) } : upstreams
-        let results = SOAProbe.serials(from: asked, timeoutMilliseconds: timeoutMilliseconds)
-        let now = Int64(time(nil))
-        let input = FreshnessInput(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire,
-                                   lastRefresh: RefreshState.lastRefresh(forData: data)?.time,
-                                   upstream: .from(serials: results.compactMap(\.serial)), behindSince: now)
+        // The server's own monitor, asked once: the same choice of upstreams
+        // and the same reading of their answers.
+        let monitor = FreshnessMonitor(
+            configuration: .init(interval: nil, timeoutMilliseconds: timeoutMilliseconds, upstreams: upstreams),
+            served: { .init(serial: zone.soa.serial, apexServerAddresses: zone.apexServerAddresses) })
+        let now = monitor.checkNow().time
+        let input = monitor.input(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire,
+                                  lastRefresh: RefreshState.lastRefresh(forData: data)?.time)
         return NagiosCheck(FreshnessPolicy.assess(input, thresholds: thresholds), input: input, thresholds: thresholds)
     }
 

@@ -102,15 +102,9 @@ struct Serve: ParsableCommand {
         config.chroot = chroot
         config.thresholds = try freshness.thresholds()
         config.expiryAction = onExpiry
-        let upstreams = try freshness.upstreamEndpoints()
-        let checkTimeout = try freshness.checkTimeoutMilliseconds()
-        if checkInterval == "off" {
-            config.monitor = nil
-        } else {
-            let interval = try duration(checkInterval, "--check-interval")
-            config.monitor = FreshnessMonitor.Configuration(interval: Int(interval), timeoutMilliseconds: checkTimeout, upstreams: upstreams)
-        }
-        config.upstreams = upstreams
+        config.monitor = FreshnessMonitor.Configuration(
+            interval: checkInterval == "off" ? nil : Int(try duration(checkInterval, "--check-interval")),
+            timeoutMilliseconds: try freshness.checkTimeoutMilliseconds(), upstreams: try freshness.upstreamEndpoints())
         if http != "off" {
             do {
                 config.statusAddress = try IPEndpoint(parsing: http ?? "127.0.0.1:8053", defaultPort: 8053)
