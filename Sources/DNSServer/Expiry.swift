@@ -49,11 +49,13 @@ final class ExpiryState: Sendable {
         case forward(IncomingQuery)
     }
 
-    /// Called only while `isIntercepting`.
-    func handling(of packet: UnsafeRawBufferPointer) -> Handling {
-        guard case .query(let query) = QueryParser.parse(packet), query.qclass == .in,
+    /// `intercepting` is `isIntercepting`, read once per batch by the caller.
+    @inline(__always)
+    func handling(of packet: UnsafeRawBufferPointer, intercepting: Bool) -> Handling {
+        guard intercepting, case .query(let query) = QueryParser.parse(packet), query.qclass == .in,
               query.qtype != .axfr, query.qtype != .ixfr else { return .local }
-        return action == .forward && forwarder != nil ? .forward(query) : .serverFailure(query)
+        // There is a forwarder exactly when the action is `forward`.
+        return forwarder != nil ? .forward(query) : .serverFailure(query)
     }
 
     /// Relays `query` and sends what comes back, or SERVFAIL when no live

@@ -39,9 +39,12 @@ final class ExpiryForwarder: Sendable {
     private struct Pending {
         var request: Request
         var servers: [IPEndpoint]
-        var tried: Int
-        var server: IPEndpoint
-        var deadline: Int
+        /// The server asked now, and how many have been asked in all.
+        var index: Int
+        var tried = 1
+        var deadline = 0
+
+        var server: IPEndpoint { servers[index] }
     }
 
     private struct State {
@@ -137,7 +140,7 @@ final class ExpiryForwarder: Sendable {
         func retry(_ p: Pending) {
             var p = p
             while p.tried < min(settings.attempts, p.servers.count) {
-                p.server = p.servers[(p.servers.firstIndex(of: p.server)! + 1) % p.servers.count]
+                p.index = (p.index + 1) % p.servers.count
                 p.tried += 1
                 if send(&p) { return }
             }
@@ -169,7 +172,7 @@ final class ExpiryForwarder: Sendable {
                 }
                 // Spread the load: each query starts at the next server in line.
                 nextServer = (nextServer + 1) % available.count
-                var p = Pending(request: request, servers: available, tried: 1, server: available[nextServer], deadline: 0)
+                var p = Pending(request: request, servers: available, index: nextServer)
                 if !send(&p) { retry(p) }
             }
 

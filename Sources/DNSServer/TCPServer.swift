@@ -195,10 +195,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             incoming.moveReaderIndex(forwardBy: 2)
             let reply = incoming.readWithUnsafeReadableBytes { query -> (Int, Reply?) in
                 let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
-                guard intercepting else {
-                    return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
-                }
-                switch serving.expiry.handling(of: q) {
+                switch serving.expiry.handling(of: q, intercepting: intercepting) {
                 case .local:
                     return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
                 case .serverFailure(let parsed):

@@ -151,23 +151,19 @@ final class UDPServer: @unchecked Sendable {
                 // The kernel wrote the peer's address length; the next receive needs the full size back.
                 let peerLength = rxMsgs[i].msg_hdr.msg_namelen
                 rxMsgs[i].msg_hdr.msg_namelen = peerSize
-                var reply: Reply
-                if intercepting {
-                    switch expiry.handling(of: query) {
-                    case .local:
-                        reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
-                    case .serverFailure(let q):
-                        reply = responder.serverFailure(to: q, packet: query, into: slot)
-                    case .forward(let q):
-                        metrics.forwarded.increment()
-                        let peer = Peer(address: peers[i], length: peerLength)
-                        expiry.forward(q, packet: query, overTCP: false, responder: responder) { bytes in
-                            peer.send(bytes, on: fd)
-                        }
-                        continue
-                    }
-                } else {
+                let reply: Reply
+                switch expiry.handling(of: query, intercepting: intercepting) {
+                case .local:
                     reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
+                case .serverFailure(let q):
+                    reply = responder.serverFailure(to: q, packet: query, into: slot)
+                case .forward(let q):
+                    metrics.forwarded.increment()
+                    let peer = Peer(address: peers[i], length: peerLength)
+                    expiry.forward(q, packet: query, overTCP: false, responder: responder) { bytes in
+                        peer.send(bytes, on: fd)
+                    }
+                    continue
                 }
                 metrics.record(reply, transport: .udp)
                 guard reply.length > 0 else { continue }
