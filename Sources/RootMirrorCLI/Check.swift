@@ -39,15 +39,9 @@ struct Check: ParsableCommand {
         } else {
             let url = self.url
             let timeout = Int64(self.timeout)
-            let box = ResultBox()
-            try runBlocking { box.value = await HealthCheck.remote(url: url, timeoutSeconds: timeout) }
-            result = box.value!
+            result = try runBlocking { await HealthCheck.remote(url: url, timeoutSeconds: timeout) }
         }
         print(result.line)
         throw ExitCode(result.state.rawValue)
     }
-}
-
-private final class ResultBox: @unchecked Sendable {
-    var value: NagiosCheck?
 }

@@ -70,14 +70,18 @@ struct StandardError: TextOutputStream {
 /// Dispatch ends the process's main thread, and `serve` would then show as
 /// root in `ps` after dropping privileges (the dead leader keeps its
 /// credentials) and could not mask signals before runtime threads exist.
-func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
-    final class Outcome: @unchecked Sendable { var error: (any Error)? }
-    let outcome = Outcome()
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let outcome = BlockingOutcome<T>()
     let done = DispatchSemaphore(value: 0)
     Task {
-        do { try await body() } catch { outcome.error = error }
+        do { outcome.result = .success(try await body()) } catch { outcome.result = .failure(error) }
         done.signal()
     }
     done.wait()
-    if let error = outcome.error { throw error }
+    return try outcome.result!.get()
+}
+
+/// Where the task leaves its result for the thread waiting on the semaphore.
+private final class BlockingOutcome<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
 }
