@@ -334,11 +334,7 @@ struct FreshnessServeTests {
         let hole = Endpoint.random()
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in.loopback(hole)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0)
+        try #require(withLoopback(hole, { bind(fd, $0, $1) }) == 0)
         let http = Endpoint.random()
         let data = try agedCopy(of: CompiledData.root2026, in: dir, age: 60)
         let server = try served(data, dir, upstream: hole, http: http, extra: ["--check-timeout", "5"])

@@ -46,14 +46,7 @@ final class UDPClient: @unchecked Sendable {
     let fd: Int32
 
     init(_ endpoint: Endpoint, timeoutMilliseconds: Int = 2000) throws {
-        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var tv = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in.loopback(endpoint)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw TestFailure("udp connect: \(String(cString: strerror(errno)))") }
+        fd = try connectedSocket(SOCK_DGRAM, to: endpoint, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     deinit { close(fd) }
@@ -83,16 +76,10 @@ final class TCPClient: @unchecked Sendable {
     let fd: Int32
 
     init(_ endpoint: Endpoint, timeoutMilliseconds: Int = 5000) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var tv = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in.loopback(endpoint)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        fd = try connectedSocket(SOCK_STREAM, to: endpoint, timeoutMilliseconds: timeoutMilliseconds) { fd in
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
-        guard rc == 0 else { throw TestFailure("tcp connect: \(String(cString: strerror(errno)))") }
     }
 
     deinit { close(fd) }
@@ -134,13 +121,30 @@ final class TCPClient: @unchecked Sendable {
     }
 }
 
-extension sockaddr_in {
-    static func loopback(_ endpoint: Endpoint) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = endpoint.port.bigEndian
-        inet_pton(AF_INET, endpoint.host, &address.sin_addr)
-        return address
+/// An IPv4 socket of `type` connected to `endpoint`, whose reads time out;
+/// `configure` sets further options before the connect. Closed if it fails.
+func connectedSocket(_ type: __socket_type, to endpoint: Endpoint, timeoutMilliseconds: Int,
+                     configure: (Int32) -> Void = { _ in }) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(type.rawValue), 0)
+    var tv = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    configure(fd)
+    guard withLoopback(endpoint, { connect(fd, $0, $1) }) == 0 else {
+        let why = String(cString: strerror(errno))
+        close(fd)
+        throw TestFailure("\(type == SOCK_STREAM ? "tcp" : "udp") connect to \(endpoint): \(why)")
+    }
+    return fd
+}
+
+/// Calls `body` with `endpoint` (an IPv4 loopback address) as a sockaddr.
+func withLoopback<R>(_ endpoint: Endpoint, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = endpoint.port.bigEndian
+    inet_pton(AF_INET, endpoint.host, &address.sin_addr)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
 }
 
