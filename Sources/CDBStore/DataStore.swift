@@ -28,7 +28,7 @@ public enum DataStore {
     /// directory. On any failure the temporary file is removed and `path`
     /// is untouched.
     public static func write(_ records: [ResourceRecord], to path: String) throws(StoreError) {
-        try stage(records, for: path).install()
+        try stage(PackedRecords(records), for: path).install()
     }
 
     /// A data.cdb written and synced under its temporary name beside
@@ -55,7 +55,7 @@ public enum DataStore {
 
     /// The first half of `write`: everything up to the rename. On failure
     /// the temporary file is removed.
-    public static func stage(_ records: [ResourceRecord], for path: String) throws(StoreError) -> Staged {
+    public static func stage(_ records: PackedRecords, for path: String) throws(StoreError) -> Staged {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
@@ -68,31 +68,36 @@ public enum DataStore {
         }
         var maker = cdb_make()
         guard cdb_make_start(&maker, fd) == 0 else { throw StoreError(path: temporary, message: "cdb_make_start: \(errnoText())") }
-        // Each value is assembled in one scratch buffer, sized for the
-        // longest rdata: a store of the header fields and one copy.
-        let longest = records.reduce(0) { max($0, $1.rdata.count) }
-        let value = UnsafeMutableRawPointer.allocate(byteCount: valueHeaderSize + longest, alignment: 8)
+        // Each value is assembled in one scratch buffer, big enough for any
+        // rdata: a store of the header fields and one copy. The key is the
+        // owner folded to lower case, once per run of its records.
+        let value = UnsafeMutableRawPointer.allocate(byteCount: valueHeaderSize + 0xFFFF, alignment: 8)
         defer { value.deallocate() }
+        let key = UnsafeMutablePointer<UInt8>.allocate(capacity: DNSName.maxWireLength)
+        defer { key.deallocate() }
         value.storeBytes(of: UInt8(ascii: "="), toByteOffset: 2, as: UInt8.self)
         value.storeBytes(of: 0, toByteOffset: 7, as: UInt64.self)  // TTD: no expiry
-        try records.withUnsafeBufferPointer { (records) throws(StoreError) in
-            var key: [UInt8] = []
-            for index in records.indices {
-                if index == 0 || records[index].owner != records[index - 1].owner {
-                    key = records[index].owner.lowercased().wire
+        let added = records.bytes.withUnsafeBytes { bytes in
+            records.entries.withUnsafeBufferPointer { entries in
+                var keyOwner = -1
+                for entry in entries {
+                    let owner = Int(entry.owner), ownerLength = Int(entry.ownerLength)
+                    if owner != keyOwner {
+                        for i in 0..<ownerLength { key[i] = asciiLower(bytes[owner + i]) }
+                        keyOwner = owner
+                    }
+                    value.storeBytes(of: entry.type.rawValue.bigEndian, toByteOffset: 0, as: UInt16.self)
+                    value.storeBytes(of: entry.ttl.bigEndian, toByteOffset: 3, as: UInt32.self)
+                    let rdataLength = Int(entry.rdataLength)
+                    (value + valueHeaderSize).copyMemory(from: bytes.baseAddress! + Int(entry.rdata), byteCount: rdataLength)
+                    guard cdb_make_add(&maker, key, UInt32(ownerLength), value, UInt32(valueHeaderSize + rdataLength)) == 0 else {
+                        return false
+                    }
                 }
-                value.storeBytes(of: records[index].type.rawValue.bigEndian, toByteOffset: 0, as: UInt16.self)
-                value.storeBytes(of: records[index].ttl.bigEndian, toByteOffset: 3, as: UInt32.self)
-                let length = records[index].rdata.withUnsafeBytes { rdata in
-                    UnsafeMutableRawBufferPointer(start: value + valueHeaderSize, count: rdata.count).copyMemory(from: rdata)
-                    return valueHeaderSize + rdata.count
-                }
-                let rc = key.withUnsafeBytes { k in
-                    cdb_make_add(&maker, k.baseAddress, UInt32(k.count), value, UInt32(length))
-                }
-                guard rc == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
+                return true
             }
         }
+        guard added else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
         guard cdb_make_finish(&maker) == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
         guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else { throw StoreError(path: temporary, message: "sync failed: \(errnoText())") }
         guard close(fd) == 0 else {

@@ -159,16 +159,25 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether `self` equals `ancestor` or lies below it, ignoring case.
     public func isSubdomain(of ancestor: DNSName) -> Bool {
-        let offset = wire.count - ancestor.wire.count
+        wire.withUnsafeBytes { DNSName.isSubdomain($0, of: ancestor) }
+    }
+
+    /// Whether the well-formed wire name in `name` equals `ancestor` or lies
+    /// below it, ignoring case: for names read where they lie (a zone's
+    /// packed records) rather than copied into a `DNSName`.
+    public static func isSubdomain(_ name: UnsafeRawBufferPointer, of ancestor: DNSName) -> Bool {
+        let offset = name.count - ancestor.wire.count
         guard offset >= 0 else { return false }
         // The suffix must start on a label boundary.
         var i = 0
-        while i < offset { i += Int(wire[i]) + 1 }
+        while i < offset { i += Int(name[i]) + 1 }
         guard i == offset else { return false }
-        for j in 0..<ancestor.wire.count where asciiLower(wire[offset + j]) != asciiLower(ancestor.wire[j]) {
-            return false
+        return ancestor.wire.withUnsafeBytes { ancestor in
+            for j in 0..<ancestor.count where asciiLower(name[offset + j]) != asciiLower(ancestor[j]) {
+                return false
+            }
+            return true
         }
-        return true
     }
 
     /// The name with its first label removed; the root's parent is nil.

@@ -3,7 +3,9 @@ import DNSWire
 import Glibc
 #endif
 
-/// Turns a record's rdata tokens into uncompressed wire format, per type.
+/// Turns a record's rdata tokens into uncompressed wire format, per type,
+/// appended to `out`: the zone's packed bytes, lent by the parser, so that
+/// no record gets an array of its own.
 struct RDataReader {
     let fields: Fields
     let tokens: UnsafeBufferPointer<Token>
@@ -14,13 +16,11 @@ struct RDataReader {
         self.fields = fields
         self.tokens = tokens
         self.index = index
-        // Room for an address or a name: most records never grow it.
-        out.reserveCapacity(32)
     }
 
     private var buf: UnsafeBufferPointer<UInt8> { fields.buf }
 
-    mutating func read(type: RRType) throws(ZoneError) -> [UInt8] {
+    mutating func read(type: RRType) throws(ZoneError) {
         if index < tokens.count, !tokens[index].quoted, tokens[index].end - tokens[index].start == 2,
            buf[tokens[index].start] == UInt8(ascii: "\\"), buf[tokens[index].start + 1] == UInt8(ascii: "#") {
             return try generic(type: type)
@@ -67,7 +67,6 @@ struct RDataReader {
             throw fields.error("type \(type) needs RFC 3597 rdata ('\\# length hex')")
         }
         guard index == tokens.count else { throw fields.error("unexpected text after the rdata", token: tokens[index]) }
-        return out
     }
 
     // MARK: Token access
@@ -251,7 +250,7 @@ struct RDataReader {
 
     /// RFC 3597 §5: `\# length hex...`; a known type's rdata must still be
     /// well formed, so that nothing downstream trusts a bad layout.
-    private mutating func generic(type: RRType) throws(ZoneError) -> [UInt8] {
+    private mutating func generic(type: RRType) throws(ZoneError) {
         let marker = tokens[index]
         index += 1
         let lengthToken = index < tokens.count ? tokens[index] : marker
@@ -271,6 +270,6 @@ struct RDataReader {
         guard RDataNames.isWellFormed(type: type, rdata: bytes) else {
             throw fields.error("\\# rdata is not a valid \(type) record", token: lengthToken)
         }
-        return bytes
+        out.append(contentsOf: bytes)
     }
 }

@@ -3,7 +3,7 @@ import DNSWire
 /// A zone that passed every check and is ready to be stored.
 public struct CheckedZone: Sendable {
     public var apex: DNSName
-    public var records: [ResourceRecord]
+    public var records: PackedRecords
     public var soa: SOAFields
     /// Names directly delegated from the apex: the TLDs, for the root zone.
     public var delegationCount: Int
@@ -15,125 +15,192 @@ public struct CheckedZone: Sendable {
 /// exactly one SOA, at the apex; NS at the apex; every owner inside the zone;
 /// nothing below a delegation but glue; every in-zone name-server name has an
 /// address; no CNAME beside other data. Each error names the record's line.
+///
+/// It reads the packed records through pointers and tallies owners in a
+/// `NameTable`, in file order: no reference counting, no allocation per
+/// record, and the first error in the file is the one reported.
 public enum ZoneChecker {
     public static func check(_ parsed: ParsedZone, apex: DNSName, file: String) throws(ZoneError) -> CheckedZone {
         let apex = apex.lowercased()
         let records = parsed.records
-
-        func fail(_ index: Int, _ message: String, _ text: String) -> ZoneError {
-            ZoneError(file: file, line: parsed.lines[index], message: message, text: text)
-        }
-
-        // One entry per distinct owner: its canonical name, its types and
-        // the first record's index (for error lines). Records of one owner
-        // come in runs, so the dictionary is touched once per run.
-        var owners: [DNSName: OwnerInfo] = [:]
-        owners.reserveCapacity(records.count / 2)
-        var soa: SOAFields?
-        try records.withUnsafeBufferPointer { (records) throws(ZoneError) in
-            var runStart = 0
-            var runTypes = TypeSet()
-            func closeRun() {
-                guard !runTypes.isEmpty else { return }
-                // One hash lookup: the first run of an owner inserts it.
-                owners[records[runStart].owner.lowercased(), default: OwnerInfo(firstIndex: runStart, types: TypeSet())]
-                    .types.formUnion(runTypes)
-            }
-            for index in records.indices {
-                if index == 0 || records[index].owner != records[runStart].owner {
-                    closeRun()
-                    runStart = index
-                    runTypes = TypeSet()
-                    guard records[index].owner.isSubdomain(of: apex) else {
-                        throw fail(index, "owner is outside the zone '\(apex)'", records[index].owner.description)
-                    }
-                }
-                let type = records[index].type
-                runTypes.insert(type)
-                if type == .soa {
-                    let record = records[index]
-                    guard record.owner.lowercased() == apex else {
-                        throw fail(index, "SOA record is not at the zone apex '\(apex)'", record.owner.description)
-                    }
-                    guard soa == nil else { throw fail(index, "more than one SOA record", record.description) }
-                    guard let fields = SOAFields(rdata: record.rdata) else { throw fail(index, "malformed SOA record", record.description) }
-                    soa = fields
-                }
-            }
-            closeRun()
-        }
-        guard let soa else { throw ZoneError(file: file, message: "no SOA record at the zone apex '\(apex)'") }
-        guard owners[apex]?.types.contains(.ns) == true else {
-            throw ZoneError(file: file, message: "no NS records at the zone apex '\(apex)'")
-        }
-
-        // Every in-zone name server needs an address; the names NS records
-        // point to are also what makes an address below a cut glue. Marked
-        // on the owner itself: one hash lookup per NS record, no set.
-        try records.withUnsafeBufferPointer { (records) throws(ZoneError) in
-            for index in records.indices where records[index].type == .ns {
-                let target = DNSName(uncheckedWire: records[index].rdata).lowercased()
-                guard target.isSubdomain(of: apex) else { continue }
-                guard let entry = owners.index(forKey: target),
-                      owners.values[entry].types.contains(.a) || owners.values[entry].types.contains(.aaaa) else {
-                    throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
-                }
-                owners.values[entry].isNameServer = true
+        let tally = records.bytes.withUnsafeBytes { bytes in
+            records.entries.withUnsafeBufferPointer { entries in
+                var walk = Walk(bytes: bytes, entries: entries, apex: apex, file: file, records: records)
+                return Result { () throws(ZoneError) in try walk.run() }
             }
         }
-
-        /// The line of the record at fault, not the owner's first line.
-        func failAt(_ name: DNSName, _ type: RRType, _ message: String) -> ZoneError {
-            let index = records.firstIndex { $0.type == type && $0.owner.lowercased() == name } ?? owners[name]!.firstIndex
-            return fail(index, message, records[index].owner.description)
-        }
-
-        // A delegation is an owner other than the apex with NS records.
-        let apexLabels = apex.labelCount
-        var delegationCount = 0
-        for (name, info) in owners where name != apex {
-            let isDelegation = info.types.contains(.ns)
-            if info.types.contains(.cname) && info.types.count > 1 {
-                throw failAt(name, .cname, "CNAME beside other data")
-            }
-            if isDelegation, let type = info.types.subtracting(TypeSet.allowedAtDelegation).first {
-                throw failAt(name, type, "\(type) data at a delegation point is occluded")
-            }
-            let labels = name.labelCount
-            if isDelegation && labels == apexLabels + 1 { delegationCount += 1 }
-            // Only names two or more labels below the apex can sit below a
-            // delegation, and only glue may: addresses of a name server.
-            guard labels > apexLabels + 1 else { continue }
-            let nonGlue = info.types.subtracting(TypeSet.glue).first
-            guard nonGlue != nil || !info.isNameServer,
-                  let cut = enclosingDelegation(of: name, apex: apex, owners: owners) else { continue }
-            if let type = nonGlue {
-                throw failAt(name, type, "\(type) record below the delegation '\(cut)' is not glue")
-            }
-            let type: RRType = info.types.contains(.a) ? .a : .aaaa
-            throw failAt(name, type, "\(type) record below the delegation '\(cut)' is not glue: no NS record names it")
-        }
-
+        let (soa, delegationCount) = try tally.get()
         return CheckedZone(apex: apex, records: records, soa: soa, delegationCount: delegationCount,
                            strippedCount: parsed.strippedCount)
     }
 
-    struct OwnerInfo {
+    struct Owner {
+        /// Where its name is in the packed bytes (as first spelled).
+        var name: Int
+        var nameLength: Int
         var firstIndex: Int
         var types: TypeSet
         /// An NS record in the zone names it.
         var isNameServer = false
     }
 
-    /// The nearest delegation strictly above `name` and below the apex.
-    private static func enclosingDelegation(of name: DNSName, apex: DNSName, owners: [DNSName: OwnerInfo]) -> DNSName? {
-        var n = name.parent
-        var found: DNSName?
-        while let p = n, p != apex {
-            if owners[p]?.types.contains(.ns) == true { found = p }
-            n = p.parent
+    /// One pass over the records, then one over the distinct owners.
+    private struct Walk {
+        let bytes: UnsafeRawBufferPointer
+        let entries: UnsafeBufferPointer<PackedRecords.Entry>
+        let apex: DNSName
+        let file: String
+        /// For error messages only.
+        let records: PackedRecords
+        var table: NameTable
+        var owners: [Owner] = []
+
+        init(bytes: UnsafeRawBufferPointer, entries: UnsafeBufferPointer<PackedRecords.Entry>, apex: DNSName, file: String,
+             records: PackedRecords) {
+            self.bytes = bytes
+            self.entries = entries
+            self.apex = apex
+            self.file = file
+            self.records = records
+            table = NameTable(capacity: entries.count / 2)
+            owners.reserveCapacity(entries.count / 2)
         }
-        return found
+
+        mutating func run() throws(ZoneError) -> (soa: SOAFields, delegationCount: Int) {
+            let soa = try tallyOwners()
+            guard let apexNode = apex.wire.withUnsafeBytes({ table.find($0, start: 0, length: $0.count) }),
+                  owners[apexNode].types.contains(.ns) else {
+                throw ZoneError(file: file, message: "no NS records at the zone apex '\(apex)'")
+            }
+            try markNameServers()
+            return (soa, try checkOwners(apexNode: apexNode))
+        }
+
+        /// Records of one owner come in runs sharing the owner's bytes: the
+        /// table is probed once per run, and each run's types merged into
+        /// its owner's.
+        private mutating func tallyOwners() throws(ZoneError) -> SOAFields {
+            var soa: SOAFields?
+            var index = 0
+            while index < entries.count {
+                let runStart = index
+                let at = Int(entries[index].owner), length = Int(entries[index].ownerLength)
+                guard isInZone(at, length) else {
+                    throw fail(index, "owner is outside the zone '\(apex)'", records.owner(of: entries[index]).description)
+                }
+                var types = TypeSet()
+                while index < entries.count && Int(entries[index].owner) == at {
+                    let type = entries[index].type
+                    types.insert(type)
+                    if type == .soa {
+                        let record = records[index]
+                        guard record.owner.lowercased() == apex else {
+                            throw fail(index, "SOA record is not at the zone apex '\(apex)'", record.owner.description)
+                        }
+                        guard soa == nil else { throw fail(index, "more than one SOA record", record.description) }
+                        guard let fields = SOAFields(rdata: record.rdata) else { throw fail(index, "malformed SOA record", record.description) }
+                        soa = fields
+                    }
+                    index += 1
+                }
+                let (node, inserted) = table.insert(bytes, start: at, length: length)
+                if inserted {
+                    owners.append(Owner(name: at, nameLength: length, firstIndex: runStart, types: types))
+                } else {
+                    owners[node].types.formUnion(types)
+                }
+            }
+            guard let soa else { throw ZoneError(file: file, message: "no SOA record at the zone apex '\(apex)'") }
+            return soa
+        }
+
+        /// Every in-zone name server needs an address; the names NS records
+        /// point to are also what makes an address below a cut glue.
+        private mutating func markNameServers() throws(ZoneError) {
+            for index in entries.indices where entries[index].type == .ns {
+                let at = Int(entries[index].rdata), length = Int(entries[index].rdataLength)
+                guard isInZone(at, length) else { continue }
+                guard let node = table.find(bytes, start: at, length: length),
+                      owners[node].types.contains(.a) || owners[node].types.contains(.aaaa) else {
+                    let target = DNSName(uncheckedWire: Array(bytes[at..<at + length]))
+                    throw fail(index, "name server inside the zone has no A or AAAA record (glue)", target.description)
+                }
+                owners[node].isNameServer = true
+            }
+        }
+
+        /// A delegation is an owner other than the apex with NS records.
+        private func checkOwners(apexNode: Int) throws(ZoneError) -> Int {
+            let apexLabels = apex.labelCount
+            var delegationCount = 0
+            for (node, owner) in owners.enumerated() where node != apexNode {
+                let isDelegation = owner.types.contains(.ns)
+                if owner.types.contains(.cname) && owner.types.count > 1 {
+                    throw failAt(owner, .cname, "CNAME beside other data")
+                }
+                if isDelegation, let type = owner.types.subtracting(TypeSet.allowedAtDelegation).first {
+                    throw failAt(owner, type, "\(type) data at a delegation point is occluded")
+                }
+                let labels = labelCount(owner.name)
+                if isDelegation && labels == apexLabels + 1 { delegationCount += 1 }
+                // Only names two or more labels below the apex can sit below a
+                // delegation, and only glue may: addresses of a name server.
+                guard labels > apexLabels + 1 else { continue }
+                let nonGlue = owner.types.subtracting(TypeSet.glue).first
+                guard nonGlue != nil || !owner.isNameServer, let cut = enclosingDelegation(of: owner, labels: labels - apexLabels) else {
+                    continue
+                }
+                if let type = nonGlue {
+                    throw failAt(owner, type, "\(type) record below the delegation '\(cut)' is not glue")
+                }
+                let type: RRType = owner.types.contains(.a) ? .a : .aaaa
+                throw failAt(owner, type, "\(type) record below the delegation '\(cut)' is not glue: no NS record names it")
+            }
+            return delegationCount
+        }
+
+        /// The topmost delegation strictly above the owner and below the
+        /// apex (`labels` counts the owner's labels below the apex).
+        private func enclosingDelegation(of owner: Owner, labels: Int) -> DNSName? {
+            var at = owner.name
+            var found: DNSName?
+            for _ in 1..<labels {
+                at += Int(bytes[at]) + 1
+                let length = owner.nameLength - (at - owner.name)
+                if let node = table.find(bytes, start: at, length: length), owners[node].types.contains(.ns) {
+                    found = DNSName(uncheckedWire: Array(bytes[at..<at + length]))
+                }
+            }
+            return found
+        }
+
+        private func isInZone(_ at: Int, _ length: Int) -> Bool {
+            DNSName.isSubdomain(UnsafeRawBufferPointer(rebasing: bytes[at..<at + length]), of: apex)
+        }
+
+        private func labelCount(_ at: Int) -> Int {
+            var count = 0
+            var i = at
+            while bytes[i] != 0 {
+                count += 1
+                i += Int(bytes[i]) + 1
+            }
+            return count
+        }
+
+        private func fail(_ index: Int, _ message: String, _ text: String) -> ZoneError {
+            ZoneError(file: file, line: Int(entries[index].line), message: message, text: text)
+        }
+
+        /// The line of the record at fault, not the owner's first line.
+        private func failAt(_ owner: Owner, _ type: RRType, _ message: String) -> ZoneError {
+            let node = table.find(bytes, start: owner.name, length: owner.nameLength)
+            let index = entries.indices.first { index in
+                entries[index].type == type
+                    && table.find(bytes, start: Int(entries[index].owner), length: Int(entries[index].ownerLength)) == node
+            } ?? owner.firstIndex
+            return fail(index, message, records.owner(of: entries[index]).description)
+        }
     }
 }
 

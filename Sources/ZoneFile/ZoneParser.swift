@@ -7,8 +7,7 @@ import Glibc
 /// started on (for error messages from later checks), and how many DNSSEC
 /// records were stripped.
 public struct ParsedZone: Sendable {
-    public var records: [ResourceRecord] = []
-    public var lines: [Int] = []
+    public var records = PackedRecords()
     public var strippedCount = 0
 }
 
@@ -76,7 +75,8 @@ struct Parser {
     var tokens: [Token] = []
     var defaultTTL: UInt32?
     var lastTTL: UInt32?
-    var lastOwner: DNSName?
+    /// The current owner, stored once in the packed bytes for its run of records.
+    var lastOwner: (at: Int, length: Int)?
     var lastOwnerToken: (start: Int, end: Int)?
     var zoneClass: RRClass?
     var result = ParsedZone()
@@ -91,7 +91,7 @@ struct Parser {
 
     mutating func run() throws(ZoneError) -> ParsedZone {
         limit = text.waitForMore(after: 0)
-        result.records.reserveCapacity(limit / 30)
+        result.records.reserveCapacity(records: limit / 30)
         while let ownerPresent = try nextEntry() {
             try entry(ownerPresent: ownerPresent)
         }
@@ -198,7 +198,9 @@ struct Parser {
             if let last = lastOwnerToken, fields.sameBytes(last, (t.start, t.end)) {
                 // Consecutive records of one owner: skip reparsing the name.
             } else {
-                lastOwner = try fields.name(t)
+                let at = result.records.bytes.count
+                try fields.appendName(t, to: &result.records.bytes)
+                lastOwner = (at, result.records.bytes.count - at)
                 lastOwnerToken = (t.start, t.end)
             }
             i = 1
@@ -238,15 +240,18 @@ struct Parser {
             result.strippedCount += 1
             return
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try tokens.withUnsafeBufferPointer { (tokens) throws(ZoneError) -> [UInt8] in
-                var rdata = RDataReader(fields: fields, tokens: tokens, index: i)
-                return try rdata.read(type: type)
-            }
+        let rdataAt = result.records.bytes.count
+        try tokens.withUnsafeBufferPointer { (tokens) throws(ZoneError) in
+            var reader = RDataReader(fields: fields, tokens: tokens, index: i)
+            swap(&reader.out, &result.records.bytes)
+            defer { swap(&reader.out, &result.records.bytes) }
+            try reader.read(type: type)
         }
-        result.records.append(ResourceRecord(owner: owner, type: type, rclass: recordClass, ttl: recordTTL, rdata: bytes))
-        result.lines.append(fields.line)
+        guard result.records.bytes.count - rdataAt <= 0xFFFF else {
+            throw fields.error("rdata longer than 65535 bytes")
+        }
+        result.records.append(owner: owner.at, ownerLength: owner.length, rdata: rdataAt, type: type, rclass: recordClass,
+                              ttl: recordTTL, line: fields.line)
     }
 
     mutating func directive() throws(ZoneError) {
@@ -256,6 +261,7 @@ struct Parser {
         case "$ORIGIN":
             guard tokens.count == 2 else { throw fields.error("$ORIGIN takes exactly one name") }
             fields.origin = try fields.name(tokens[1])
+            // A relative owner now means another name.
             lastOwnerToken = nil
         case "$TTL":
             guard tokens.count == 2 else { throw fields.error("$TTL takes exactly one TTL") }

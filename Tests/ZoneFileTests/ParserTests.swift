@@ -33,7 +33,7 @@ func parseError(_ text: String, keepDNSSEC: Bool = false) -> ZoneError? {
         #expect(zone.records.map(\.type) == [.soa, .ns, .a, .aaaa, .a])
         #expect(zone.records.map(\.owner.description) == ["example.", "example.", "ns1.example.", "ns1.example.", "www.example."])
         #expect(zone.records.map(\.ttl) == [3600, 3600, 600, 700, 3600])
-        #expect(zone.lines == [3, 6, 7, 8, 9])
+        #expect(zone.records.entries.map(\.line) == [3, 6, 7, 8, 9])
         let soa = try #require(SOAFields(rdata: zone.records[0].rdata))
         #expect(soa.mname.description == "ns1.example." && soa.rname.description == "hostmaster.example.")
         #expect((soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum) == (2_024_010_101, 7200, 3600, 604_800, 300))
@@ -114,6 +114,9 @@ func parseError(_ text: String, keepDNSSEC: Bool = false) -> ZoneError? {
         ("\n\nab\u{1}c. 1 IN A 192.0.2.1\n", 3, "unexpected byte 0x01"),
         ("a..b. 1 IN A 192.0.2.1\n", 1, "bad name"),
         ("a. 1 IN DNSKEY 257 3 8 !!!!\n", 1, "bad base64"),
+        // 300 strings of 255 bytes: more than an rdata length can say.
+        ("a. 1 IN A 192.0.2.1\nb. 1 IN TXT " + String(repeating: "\"" + String(repeating: "x", count: 255) + "\" ", count: 300) + "\n",
+         2, "rdata longer than 65535 bytes"),
     ] as [(String, Int, String)])
     func errorsNameTheLine(text: String, line: Int, message: String) throws {
         let error = try #require(parseError(text, keepDNSSEC: true))
