@@ -11,12 +11,17 @@
 # the same file (no signature) is timed too: the part of a refresh that is
 # the compile pipeline of issue 1.
 #
-# usage: bench/refresh.sh [ZONE.gz] [RUNS]
+# The runs are split into rounds that take the commands in turn, so that a
+# slow spell of this shared machine lands on every command alike instead of
+# on whichever hyperfine happened to be running.
+#
+# usage: bench/refresh.sh [ZONE.gz] [RUNS] [ROUNDS]
 # needs: hyperfine, gnupg (gpg), gpgv, gzip, python3 (bench/medians.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 zone=${1:-../shared/zones/root-2023051100.zone.gz}
-runs=${2:-60}
+runs=${2:-120}
+rounds=${3:-12}
 work=$(mktemp -d)
 export GNUPGHOME="$work/gnupg"
 trap 'gpgconf --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -48,16 +53,18 @@ gpgv --keyring "$work/key.gpg" "$work/root.zone.gz.sig" "$work/root.zone.gz" 2>/
 # -N: no shell in between; hyperfine sends stdout to /dev/null. The
 # baseline is taken both ways: the sum of the two commands timed apart (the
 # stricter one), and as one shell line, as a script would run it.
-hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/h.json" --prepare "rm -f $work/data.cdb" \
-  -n "gpgv" "gpgv --keyring $work/key.gpg $work/root.zone.gz.sig $work/root.zone.gz" \
-  -n "gzip -dc" "gzip -dc $work/root.zone.gz" \
-  -n "gpgv && gzip -dc (one sh line)" \
-  "sh -c 'gpgv -q --keyring $work/key.gpg $work/root.zone.gz.sig $work/root.zone.gz 2>/dev/null && gzip -dc $work/root.zone.gz >/dev/null'" \
-  -n "rootmirror compile" "$bin compile $work/root.zone.gz -o $work/data.cdb" \
-  -n "rootmirror refresh --file" "$refresh" >/dev/null
+for round in $(seq "$rounds"); do
+  hyperfine -N --warmup 3 --runs $(( (runs + rounds - 1) / rounds )) --export-json "$work/h$round.json" --prepare "rm -f $work/data.cdb" \
+    -n "gpgv" "gpgv --keyring $work/key.gpg $work/root.zone.gz.sig $work/root.zone.gz" \
+    -n "gzip -dc" "gzip -dc $work/root.zone.gz" \
+    -n "gpgv && gzip -dc (one sh line)" \
+    "sh -c 'gpgv -q --keyring $work/key.gpg $work/root.zone.gz.sig $work/root.zone.gz 2>/dev/null && gzip -dc $work/root.zone.gz >/dev/null'" \
+    -n "rootmirror compile" "$bin compile $work/root.zone.gz -o $work/data.cdb" \
+    -n "rootmirror refresh --file" "$refresh" >/dev/null
+done
 
 echo "zone: $zone"
-python3 bench/medians.py "$work/h.json" \
+python3 bench/medians.py "$work"/h*.json \
   "rootmirror refresh --file / gpgv + gzip -dc" \
   "rootmirror refresh --file / gpgv && gzip -dc (one sh line)" \
   "rootmirror refresh --file / rootmirror compile"
