@@ -1,3 +1,4 @@
+import CDBStore
 import Foundation
 
 /// A keyring file's bytes made ready for gpg's `keyring` option: binary
@@ -29,7 +30,7 @@ enum OpenPGPKeyring {
     /// Every PUBLIC KEY BLOCK in `text`, decoded and concatenated.
     static func dearmor(_ text: String, name: String) throws(RefreshError) -> [UInt8] {
         var output: [UInt8] = []
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }[...]
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { String($0).trimmingWhitespace() }[...]
         while let begin = lines.firstIndex(of: "-----BEGIN PGP PUBLIC KEY BLOCK-----") {
             lines = lines[(begin + 1)...]
             // Armor headers ("Comment: ...") end at the first empty line.

@@ -88,6 +88,7 @@ public enum Refresher {
 
     public static func run(_ options: RefreshOptions, logger: Logger = Logger(label: "rootmirror.refresh"),
                            progress: Progress? = nil, now: @Sendable () -> Int64 = { Int64(time(nil)) }) async throws(RefreshError) -> RefreshOutcome {
+        SignatureVerifier.startEngineCheck()
         let lock = try RunLock(data: options.data)
         defer { withExtendedLifetime(lock) {} }
         Workspace.removeStale(beside: options.data)

@@ -1,5 +1,6 @@
 import CDBStore
 import CGPGME
+import Foundation
 import Synchronization
 import ZoneFile
 #if canImport(Glibc)
@@ -38,6 +39,19 @@ public struct SignatureVerifier: Sendable {
         }
         self.init(keyring: bytes, pinnedFingerprints: fingerprint.map { [$0] }, keyringName: file)
     }
+
+    /// Starts gpgme's one-time check of the gpg engine (a `gpg --version`
+    /// run) on a thread of its own, so that it overlaps the download, or the
+    /// inflating and parsing, instead of coming first in the verification,
+    /// which waits for it. Later calls do nothing.
+    public static func startEngineCheck() {
+        _ = engineCheckStarted
+    }
+
+    private static let engineCheckStarted: Bool = {
+        Thread { _ = try? GPGME.initialize() }.start()
+        return true
+    }()
 
     /// internic's key, compiled in, pinned by its fingerprint.
     public static let internic = SignatureVerifier(
