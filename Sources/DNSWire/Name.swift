@@ -164,7 +164,9 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether the well-formed wire name in `name` equals `ancestor` or lies
     /// below it, ignoring case: for names read where they lie (a zone's
-    /// packed records) rather than copied into a `DNSName`.
+    /// packed records) rather than copied into a `DNSName`. Inlinable: the
+    /// zone checker asks it for every owner and name-server name.
+    @inlinable
     public static func isSubdomain(_ name: UnsafeRawBufferPointer, of ancestor: DNSName) -> Bool {
         let offset = name.count - ancestor.wire.count
         guard offset >= 0 else { return false }

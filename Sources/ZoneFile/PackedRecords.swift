@@ -49,10 +49,13 @@ public struct PackedRecords: Sendable, RandomAccessCollection {
         }
     }
 
-    /// Reserves room for about `records` records of a typical zone.
-    mutating func reserveCapacity(records: Int) {
-        entries.reserveCapacity(records)
-        bytes.reserveCapacity(records * 24)
+    /// Reserves room for what a master file of `size` bytes may hold, so
+    /// that the two buffers are allocated once rather than grown by copies.
+    /// Generous on purpose: pages never written cost nothing. The root
+    /// zone's 2.3 MB hold 19,000 kept records in 340 KB of names and rdata.
+    mutating func reserveCapacity(forText size: Int) {
+        entries.reserveCapacity(size / 64)
+        bytes.reserveCapacity(size / 4)
     }
 
     /// Stores an owner name's wire form; returns where it starts.

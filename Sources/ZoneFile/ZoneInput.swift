@@ -22,6 +22,10 @@ public final class ZoneText: @unchecked Sendable {
     public let path: String
     let base: UnsafeMutablePointer<UInt8>
     let capacity: Int
+    /// How long the text will probably be: the file's size, or for gzip the
+    /// length its trailer claims (ISIZE, RFC 1952), capped. The parser sizes
+    /// its output from it once, instead of growing it step by step.
+    let expectedSize: Int
     /// Bytes the reader may use; ends on a line boundary until `complete`.
     private let published = Atomic<Int>(0)
     private let complete = Atomic<Bool>(false)
@@ -34,6 +38,7 @@ public final class ZoneText: @unchecked Sendable {
     public init(bytes: [UInt8], path: String = "-") {
         self.path = path
         capacity = bytes.count
+        expectedSize = bytes.count
         base = Self.reserve(capacity)
         base.initialize(from: bytes, count: bytes.count)
         published.store(bytes.count, ordering: .releasing)
@@ -53,6 +58,12 @@ public final class ZoneText: @unchecked Sendable {
         fstat(fd, &st)
         // One byte over the cap, so that exceeding it is detectable.
         capacity = (isGzip ? maximumSize : min(Int(st.st_size), maximumSize)) + 1
+        var trailer: UInt32 = 0
+        if isGzip && st.st_size >= 4 && pread(fd, &trailer, 4, off_t(st.st_size) - 4) == 4 {
+            expectedSize = min(Int(UInt32(littleEndian: trailer)), maximumSize)
+        } else {
+            expectedSize = min(Int(st.st_size), maximumSize)
+        }
         base = Self.reserve(capacity)
         if isGzip {
             DispatchQueue.global(qos: .userInitiated).async { [self] in

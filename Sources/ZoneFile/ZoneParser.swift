@@ -91,7 +91,7 @@ struct Parser {
 
     mutating func run() throws(ZoneError) -> ParsedZone {
         limit = text.waitForMore(after: 0)
-        result.records.reserveCapacity(records: limit / 30)
+        result.records.reserveCapacity(forText: text.expectedSize)
         while let ownerPresent = try nextEntry() {
             try entry(ownerPresent: ownerPresent)
         }
