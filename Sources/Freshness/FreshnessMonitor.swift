@@ -104,7 +104,7 @@ public final class FreshnessMonitor: Sendable {
             s.last = observation
             s.checks += 1
             if case .unknown = observation.view { s.failedChecks += 1 }
-            if case .majority(let serial, _) = observation.view, let local = zone?.serial, SerialNumber.isNewer(serial, than: local) {
+            if observation.view.isAhead(of: zone?.serial) {
                 if s.behindSince == nil { s.behindSince = now }
             } else if case .majority = observation.view {
                 s.behindSince = nil

@@ -56,6 +56,12 @@ public enum UpstreamView: Sendable, Equatable {
         let best = counts.max { a, b in a.value != b.value ? a.value < b.value : SerialNumber.isNewer(b.key, than: a.key) }!
         return .majority(serial: best.key, answered: serials.count)
     }
+
+    /// Whether the majority's serial is newer (RFC 1982) than `local`.
+    public func isAhead(of local: UInt32?) -> Bool {
+        guard case .majority(let serial, _) = self, let local else { return false }
+        return SerialNumber.isNewer(serial, than: local)
+    }
 }
 
 /// Everything the verdict depends on, as plain values (times in seconds
@@ -82,10 +88,7 @@ public struct FreshnessInput: Sendable {
     }
 
     /// Whether the served serial is older (RFC 1982) than the upstream majority.
-    public var isBehind: Bool {
-        guard case .majority(let serial, _) = upstream, let local = localSerial else { return false }
-        return SerialNumber.isNewer(serial, than: local)
-    }
+    public var isBehind: Bool { upstream.isAhead(of: localSerial) }
 }
 
 public struct FreshnessAssessment: Sendable, Equatable {

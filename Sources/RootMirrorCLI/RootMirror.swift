@@ -1,6 +1,5 @@
 import ArgumentParser
 import Dispatch
-import Refresh
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,12 +25,6 @@ struct RootMirror: ParsableCommand {
     /// As ArgumentParser's, but a bad argument is one line on stderr (what
     /// cron mails and a monitoring system shows), not the usage text too.
     static func main() {
-        // A refresh's verification first waits for gpgme's check of the gpg
-        // engine (a `gpg --version` run), which takes about as long as
-        // parsing the arguments: start it before them.
-        if CommandLine.arguments.dropFirst().first == RefreshCommand.configuration.commandName {
-            SignatureVerifier.startEngineCheck()
-        }
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()
