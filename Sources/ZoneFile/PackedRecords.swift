@@ -40,7 +40,8 @@ public struct PackedRecords: Sendable, RandomAccessCollection {
         var ownerAt = 0
         for (index, record) in records.enumerated() {
             if index == 0 || record.owner != records[index - 1].owner {
-                ownerAt = appendOwner(record.owner.wire)
+                ownerAt = bytes.count
+                bytes.append(contentsOf: record.owner.wire)
             }
             let rdataAt = bytes.count
             bytes.append(contentsOf: record.rdata)
@@ -56,13 +57,6 @@ public struct PackedRecords: Sendable, RandomAccessCollection {
     mutating func reserveCapacity(forText size: Int) {
         entries.reserveCapacity(size / 64)
         bytes.reserveCapacity(size / 4)
-    }
-
-    /// Stores an owner name's wire form; returns where it starts.
-    mutating func appendOwner(_ wire: [UInt8]) -> Int {
-        let at = bytes.count
-        bytes.append(contentsOf: wire)
-        return at
     }
 
     /// Adds the record whose rdata is everything after `rdata` in `bytes`.
