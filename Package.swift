@@ -18,6 +18,8 @@ import PackageDescription
 ///   resident with the root zone) has no room for it.
 /// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
 ///   install; the lock and the state file beside data.cdb.
+/// - `BuildInfo`: the package version and the git commit (the `BuildCommit` plugin).
+/// - `ServiceNotify`: systemd's readiness and watchdog protocol (`$NOTIFY_SOCKET`).
 let package = Package(
     name: "rootmirror",
     platforms: [.macOS(.v13)],
@@ -36,6 +38,11 @@ let package = Package(
         .systemLibrary(name: "CGPGME", pkgConfig: "gpgme", providers: [.apt(["libgpgme-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        /// Writes the git commit into BuildInfo before each build (nil outside a checkout).
+        .plugin(name: "BuildCommit", capability: .buildTool()),
+        .target(name: "BuildInfo", plugins: ["BuildCommit"]),
+        .target(name: "ServiceNotify"),
+
         .target(name: "DNSWire"),
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
@@ -45,7 +52,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
-                "Answering", "Freshness", "Addressing",
+                "Answering", "Freshness", "Addressing", "BuildInfo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -64,7 +71,7 @@ let package = Package(
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "CDBStore", "Answering", "CNetShim", "Addressing", "Freshness", "Telemetry",
+                "DNSWire", "CDBStore", "Answering", "CNetShim", "Addressing", "Freshness", "Telemetry", "BuildInfo", "ServiceNotify",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +80,7 @@ let package = Package(
         .target(
             name: "Refresh",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "CGPGME", "Addressing",
+                "DNSWire", "ZoneFile", "CDBStore", "CGPGME", "Addressing", "BuildInfo",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -83,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck",
+                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -92,15 +99,16 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
+        .testTarget(name: "ServiceNotifyTests", dependencies: ["ServiceNotify", "TestSupport"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "Addressing", "DNSWire", "TestSupport"]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Freshness", "Telemetry", "Addressing"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "Addressing", "TestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "Addressing", "BuildInfo", "TestSupport"]),
         // The end-to-end tests run the built `rootmirror` binary (hence RootMirrorCLI).
-        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "TestSupport", "RootMirrorCLI"]),
-        .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
+        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "BuildInfo", "TestSupport", "RootMirrorCLI"]),
+        .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "BuildInfo", "TestSupport"]),
         // serve's integration tests drive the built binary with dig, kdig, Knot and NSD.
         .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI", "TestSupport"]),
         // Real parts end to end: dnscache through serve to tinydns, refresh from an HTTP mirror,

@@ -106,6 +106,9 @@ final class FreshnessWatch: Sendable {
                    metadata: ["reasons": "\(report.assessment.reasons.joined(separator: "; "))"])
     }
 
+    /// The verdict of the last `update`.
+    var status: FreshnessStatus? { lastStatus.withLock { $0 } }
+
     /// The `/health` document for this moment.
     func report() -> HealthReport {
         let now = Int64(time(nil))

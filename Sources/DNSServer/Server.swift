@@ -1,11 +1,13 @@
 import Addressing
 import Answering
+import BuildInfo
 import CDBStore
 import CNetShim
 import DNSWire
 import Freshness
 import Logging
 import NIOCore
+import ServiceNotify
 import Telemetry
 #if canImport(Glibc)
 import Glibc
@@ -61,6 +63,14 @@ public final class Server {
         // mask can cover them all), and this thread reads it.
         let signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT])
         signal(SIGPIPE, SIG_IGN)
+        // Connected before --chroot hides the socket's path.
+        let notifier: ServiceNotifier?
+        do {
+            notifier = try ServiceNotifier.fromEnvironment()
+        } catch {
+            throw ServeError("\(error)")
+        }
+        let watchdogInterval = notifier?.watchdogInterval
 
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
         let memory = ResidentMemory()
@@ -75,7 +85,8 @@ public final class Server {
             settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections))
         let udp: UDPServer
         do {
-            udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, logger: logger)
+            udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers,
+                                receiveTimeout: watchdogInterval.map(AnsweringWatchdog.receiveTimeout), logger: logger)
         } catch {
             tcp.stop()
             throw error
@@ -114,6 +125,7 @@ public final class Server {
         watch.start()
         let zone = holder.zone
         logger.info("serving", metadata: [
+            "version": "\(BuildInfo.description)",
             "addresses": "\(c.addresses.map(\.description).joined(separator: " ")) (udp+tcp)",
             "serial": "\(zone.soa.serial)", "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
             "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
@@ -126,10 +138,19 @@ public final class Server {
         // once more an interval later, when the threads have settled.
         memory.shed()
 
-        // This thread now only watches: signals, and data.cdb once per interval.
+        var watchdog = notifier.flatMap { notifier in
+            watchdogInterval.map { AnsweringWatchdog(notifier: notifier, interval: $0, udp: udp.pulses, tcp: tcp) }
+        }
+        var statusShown = statusLine(holder, watch)
+        notifier?.ready(status: statusShown)
+
+        // This thread now only watches: signals, data.cdb once per interval,
+        // and the answering threads for the watchdog.
+        let wait = min(c.pollInterval * 1000, watchdogInterval.map { Int($0 / .milliseconds(1)) } ?? Int.max)
         var trimPending = true
         while true {
-            let s = signals.wait(milliseconds: c.pollInterval * 1000)
+            let s = signals.wait(milliseconds: wait)
+            watchdog?.check(logger: logger)
             if trimPending {
                 // One interval after a (re)load the workers have let go of
                 // the old index (each drops it at its next batch).
@@ -138,21 +159,32 @@ public final class Server {
             }
             if s == SIGTERM || s == SIGINT {
                 logger.info("stopping", metadata: ["signal": "\(s == SIGTERM ? "TERM" : "INT")"])
+                notifier?.stopping()
                 break
             }
             let now = FileIdentity(path: c.dataPath)
+            var reason: String?
             if s == SIGHUP {
-                seen = now
-                watch.reloaded(succeeded: reload(into: holder, reason: "SIGHUP"))
-                trimPending = true
-            } else if now != seen {
-                // Remembered even when the load fails, so a bad file is
-                // reported once, and retried only when it changes again.
-                seen = now
-                if now != nil { watch.reloaded(succeeded: reload(into: holder, reason: "data.cdb replaced")) }
+                reason = "SIGHUP"
+            } else if now != seen, now != nil {
+                reason = "data.cdb replaced"
+            }
+            // Remembered even when the load fails, so a bad file is
+            // reported once, and retried only when it changes again.
+            seen = now
+            if let reason {
+                notifier?.reloading()
+                watch.reloaded(succeeded: reload(into: holder, reason: reason))
+                statusShown = statusLine(holder, watch)
+                notifier?.ready(status: statusShown)
                 trimPending = true
             } else {
                 watch.update()
+                let line = statusLine(holder, watch)
+                if line != statusShown {
+                    statusShown = line
+                    notifier?.status(line)
+                }
             }
         }
         status?.stop()
@@ -160,6 +192,13 @@ public final class Server {
         tcp.stop()
         udp.stop()
         logger.info("stopped")
+    }
+
+    /// `systemctl status`'s line: the serial served and how fresh it is.
+    private func statusLine(_ holder: ZoneHolder, _ watch: FreshnessWatch) -> String {
+        let mode = watch.expiry.mode
+        return "serving serial \(holder.zone.soa.serial), freshness \(watch.status.map { "\($0)" } ?? "unknown")"
+            + (mode == "serve" ? "" : ", queries: \(mode)")
     }
 
     /// Binds the HTTP endpoint, if any. Its handlers build each answer

@@ -69,6 +69,12 @@ final class TCPServer: @unchecked Sendable {
         }
     }
 
+    /// Advances `pulse` from the event loop, once it has run what was
+    /// queued before: the watchdog's proof that the loop still runs.
+    func beat(_ pulse: Pulse) {
+        group.next().execute { pulse.beat() }
+    }
+
     /// Stops accepting, closes every connection, stops the event loop.
     func stop() {
         for channel in channels { try? channel.close().wait() }

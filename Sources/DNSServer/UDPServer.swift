@@ -27,6 +27,8 @@ final class UDPServer: @unchecked Sendable {
     private struct Socket {
         let address: ListenAddress
         let fd: Int32
+        /// Advanced once per pass of this socket's worker (see AnsweringWatchdog).
+        let pulse = Pulse()
     }
 
     private var sockets: [Socket] = []
@@ -36,12 +38,13 @@ final class UDPServer: @unchecked Sendable {
 
     /// Binds `workers` sockets per address now, so that a bind failure (port
     /// taken, no such address) stops `serve` at start, while still root.
-    init(addresses: [ListenAddress], workers: Int, logger: Logger) throws(ServeError) {
+    /// With `receiveTimeout` an idle worker wakes that often, for the watchdog.
+    init(addresses: [ListenAddress], workers: Int, receiveTimeout: Duration?, logger: Logger) throws(ServeError) {
         self.logger = logger
         do {
             for address in addresses {
                 for _ in 0..<max(1, workers) {
-                    sockets.append(Socket(address: address, fd: try Self.bind(address)))
+                    sockets.append(Socket(address: address, fd: try Self.bind(address, receiveTimeout: receiveTimeout)))
                 }
             }
         } catch {
@@ -50,7 +53,10 @@ final class UDPServer: @unchecked Sendable {
         }
     }
 
-    private static func bind(_ address: ListenAddress) throws(ServeError) -> Int32 {
+    /// Each worker's pulse, for the watchdog.
+    var pulses: [Pulse] { sockets.map(\.pulse) }
+
+    private static func bind(_ address: ListenAddress, receiveTimeout: Duration?) throws(ServeError) -> Int32 {
         let family = address.family == .v4 ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ServeError("udp socket for \(address): \(errnoDescription())") }
@@ -63,6 +69,12 @@ final class UDPServer: @unchecked Sendable {
         // the previous batch (the kernel caps it at net.core.rmem_max).
         var buffer: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
+        if let receiveTimeout {
+            let (seconds, attoseconds) = receiveTimeout.components
+            let microseconds = max(1000, Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
+            var limit = timeval(tv_sec: microseconds / 1_000_000, tv_usec: microseconds % 1_000_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
         let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
         guard rc == 0 else {
             let why = errnoDescription()
@@ -76,8 +88,9 @@ final class UDPServer: @unchecked Sendable {
         for socket in sockets {
             let fd = socket.fd
             let address = socket.address
+            let pulse = socket.pulse
             threads.append(OSThread.start { [self] in
-                self.serve(fd: fd, address: address, serving: serving)
+                self.serve(fd: fd, address: address, pulse: pulse, serving: serving)
             })
         }
     }
@@ -93,7 +106,7 @@ final class UDPServer: @unchecked Sendable {
         sockets = []
     }
 
-    private func serve(fd: Int32, address: ListenAddress, serving: ServingContext) {
+    private func serve(fd: Int32, address: ListenAddress, pulse: Pulse, serving: ServingContext) {
         let responder = serving.responder
         let metrics = serving.metrics
         let expiry = serving.expiry
@@ -131,6 +144,7 @@ final class UDPServer: @unchecked Sendable {
         var reportedError: Int32 = 0
         while true {
             let received = cnet_recvmmsg(fd, rxMsgs, UInt32(batch), CNET_MSG_WAITFORONE, nil)
+            pulse.beat()
             if stopping.load(ordering: .acquiring) { break }
             if received <= 0 {
                 let code = errno

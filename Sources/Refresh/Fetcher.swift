@@ -1,5 +1,6 @@
 import Addressing
 import AsyncHTTPClient
+import BuildInfo
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -126,7 +127,7 @@ public struct Fetcher: Sendable {
     private func transfer(_ url: String, to path: String, conditional: Validators?, limit: Int) async throws -> FetchResult {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
-        request.headers.add(name: "User-Agent", value: "rootmirror-refresh")
+        request.headers.add(name: "User-Agent", value: BuildInfo.userAgent)
         if let conditional {
             if let etag = conditional.etag { request.headers.add(name: "If-None-Match", value: etag) }
             if let date = conditional.lastModified { request.headers.add(name: "If-Modified-Since", value: date) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,7 @@ struct RootMirror: ParsableCommand {
             Typical use: `rootmirror compile root.zone.gz -o data.cdb`, then \
             `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
             """,
+        version: BuildInfo.description,
         subcommands: [Compile.self, Query.self, Serve.self, RefreshCommand.self, Check.self]
     )
 

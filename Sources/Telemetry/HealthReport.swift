@@ -1,3 +1,4 @@
+import BuildInfo
 import DNSWire
 import Freshness
 
@@ -49,6 +50,7 @@ public struct HealthReport: Sendable {
         upstream.append("\"servers\": [\(servers.joined(separator: ", "))]")
         let fields: [(String, String)] = [
             ("status", JSON.string(input.localSerial == nil ? "no data" : "\(assessment.status)")),
+            ("version", JSON.string(BuildInfo.description)),
             ("reasons", "[" + assessment.reasons.map(JSON.string).joined(separator: ", ") + "]"),
             ("mode", JSON.string(mode)),
             ("local_serial", input.localSerial.map(String.init) ?? "null"),

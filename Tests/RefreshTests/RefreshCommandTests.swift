@@ -1,3 +1,4 @@
+import BuildInfo
 import CDBStore
 import Foundation
 import Refresh
@@ -59,6 +60,7 @@ import Glibc
         #expect(state.etag != nil && state.lastModified != nil)
         #expect(state.lastSuccess != nil && state.lastInstall == state.lastSuccess)
         #expect(mirror.server.requests.map { $0.split(separator: " ")[1] } == ["/root.zone.gz", "/root.zone.gz.sig"])
+        #expect(mirror.server.requests.allSatisfy { $0.hasSuffix(" ua=rootmirror/\(BuildInfo.version)") }, "\(mirror.server.requests)")
     }
 
     @Test func quietPrintsNothingOnSuccess() throws {

@@ -1,5 +1,6 @@
 import Addressing
 import Answering
+import BuildInfo
 import DNSWire
 import Foundation
 import Synchronization
@@ -39,6 +40,7 @@ import TestSupport
         #expect(ok.code == 200)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(ok.body.utf8)) as? [String: Any])
         #expect(json["status"] as? String == "ok")
+        #expect(json["version"] as? String == BuildInfo.description)
         #expect(json["local_serial"] as? Int == 2_026_082_201)
         #expect(json["data_age_seconds"] as? Int == 10800)
         #expect(json["last_refresh"] as? String == "2027-01-15T05:00:00Z")

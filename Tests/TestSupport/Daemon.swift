@@ -7,13 +7,17 @@ public final class Daemon: @unchecked Sendable {
     public let logPath: String
     public let name: String
 
-    public init(name: String, executable: String, arguments: [String], logPath: String) throws {
+    /// `environment` is added to the test's own.
+    public init(name: String, executable: String, arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
         self.name = name
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)!
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

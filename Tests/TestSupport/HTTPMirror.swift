@@ -13,7 +13,7 @@ public func copy(_ from: String, to: String) throws {
 /// `/stall/` sends the headers and half the body and then nothing,
 /// `/redirect/` answers 302 to the same path without the prefix, `/flaky/`
 /// answers 503 to the first request for each path. Every request is logged
-/// (path and conditional headers) so tests can see what the client asked.
+/// (path, conditional headers and User-Agent) so tests can see what the client asked.
 /// Stopped when the value goes away.
 public final class HTTPServer {
     public let root: String
@@ -88,7 +88,7 @@ public final class HTTPServer {
             def do_GET(self):
                 inm, ims = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
                 with log_lock, open(log_path, "a") as log:
-                    log.write(f"GET {self.path} inm={inm} ims={ims}\n")
+                    log.write(f"GET {self.path} inm={inm} ims={ims} ua={self.headers.get('User-Agent')}\n")
                 path = self.path
                 if path.startswith("/hang/"):
                     time.sleep(3600)
