@@ -7,6 +7,13 @@
 #   make install DESTDIR=/tmp/root    stage under /tmp/root: no account is made
 #   make install BINARY=path/rootmirror   install this binary instead of building
 #
+# make deb: rootmirror_VERSION_amd64.deb in DEBDIR (.build/deb), from the
+# release binary or BINARY=, with the control files of service/debian/.
+# The version is the binary's own unless given (make deb DEB_VERSION=0.1.0-2).
+# make man: regenerates service/man/rootmirror.8 from the argument
+# definitions (swift-argument-parser's generate-manual) and the hand-written
+# sections in service/man/rootmirror.8.tail; run it after changing options.
+#
 # PREFIX, DATADIR and SVDIR are where things end up on the host; the service
 # files name /usr/local/bin and /var/lib/rootmirror, so change those in
 # service/ too if you change PREFIX or DATADIR.
@@ -23,13 +30,16 @@ SHARE    = $(PREFIX)/share/rootmirror
 UNITDIR  = $(PREFIX)/lib/systemd/system
 INSTALL  = install -C
 
+DEBDIR  ?= .build/deb
+DEB_VERSION ?=
+
 # Without BINARY, build the release binary first (incremental: quick when up to date).
 ifeq ($(origin BINARY),undefined)
 BINARY = .build/release/rootmirror
-install: build
+install deb: build
 endif
 
-.PHONY: install build
+.PHONY: install build deb man
 install:
 	@if [ "$(ADDUSER)" = yes ] && ! getent passwd $(ACCOUNT) >/dev/null; then \
 		echo "adding system account $(ACCOUNT)"; \
@@ -56,3 +66,15 @@ install:
 
 build:
 	swift build -c release -Xswiftc -static-stdlib
+
+deb:
+	service/debian/build-deb $(BINARY) $(DEBDIR) $(DEB_VERSION)
+
+# The generated page ends with its own EXIT STATUS and an empty AUTHORS;
+# the hand-written sections take their place. Blank lines (between the
+# paragraphs of a command's discussion) become .Pp, as mdoc wants.
+MANDATE = $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
+man:
+	swift package plugin generate-manual --configuration debug --section 8 --date $(MANDATE)
+	sed -e '/^\.Sh "EXIT STATUS"/,$$d' -e 's/^$$/.Pp/' .build/plugins/GenerateManual/outputs/RootMirrorCLI/rootmirror.8 \
+		| cat - service/man/rootmirror.8.tail > service/man/rootmirror.8

@@ -66,8 +66,9 @@ import TestSupport
     }
 
     /// `systemd-analyze verify` on the units, with ExecStart pointed at the
-    /// built binary (it checks that the program exists); it exits 0 even on
-    /// bad settings, so any complaint on stderr fails the test.
+    /// built binary (it checks that the program exists) and the man page
+    /// their Documentation= names on MANPATH; it exits 0 even on bad
+    /// settings, so any complaint on stderr fails the test.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze"))
     func systemdUnitsVerify() throws {
         let scratch = try Scratch()
@@ -77,7 +78,10 @@ import TestSupport
             let text = try String(contentsOfFile: "\(packageRoot)/service/systemd/\(unit)", encoding: .utf8)
             scratch.write(unit, Array(text.replacingOccurrences(of: "/usr/local/bin/rootmirror", with: rootmirrorBinary).utf8))
         }
-        let verify = try run("/usr/bin/systemd-analyze", ["verify"] + units.map(scratch.file))
+        // Documentation=man:rootmirror(8) must resolve: the page, as installed.
+        try FileManager.default.createDirectory(atPath: scratch.file("man/man8"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(packageRoot)/service/man/rootmirror.8", toPath: scratch.file("man/man8/rootmirror.8"))
+        let verify = try run("/usr/bin/env", ["MANPATH=\(scratch.file("man"))", "/usr/bin/systemd-analyze", "verify"] + units.map(scratch.file))
         #expect(verify.status == 0 && verify.stderr.isEmpty, "\(verify.stderr)")
     }
 }
