@@ -13,7 +13,8 @@ import PackageDescription
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
 /// - `HealthCheck`: `rootmirror check`, the Nagios plugin, from `/health` or on its own.
 /// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop,
-///   and what freshness asks of them (counting, forwarding once the data has expired).
+///   what freshness asks of them (counting, forwarding once the data has expired), and
+///   systemd's readiness and watchdog, fed by the answering threads.
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
 ///   resident with the root zone) has no room for it.
 /// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and

@@ -146,7 +146,7 @@ public final class Server {
 
         // This thread now only watches: signals, data.cdb once per interval,
         // and the answering threads for the watchdog.
-        let wait = min(c.pollInterval * 1000, watchdogInterval.map { Int($0 / .milliseconds(1)) } ?? Int.max)
+        let wait = min(c.pollInterval * 1000, watchdogInterval.map { max(10, Int($0 / .milliseconds(1))) } ?? Int.max)
         var trimPending = true
         while true {
             let s = signals.wait(milliseconds: wait)
