@@ -16,6 +16,8 @@ import PackageDescription
 ///   and what freshness asks of them (counting, forwarding once the data has expired).
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
 ///   resident with the root zone) has no room for it.
+/// - `DNSSEC`: trust in the zone from DNS's own proofs: the DNSSEC chain from the trust
+///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone.
 /// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
 ///   install; the lock and the state file beside data.cdb.
 let package = Package(
@@ -30,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
@@ -39,6 +42,14 @@ let package = Package(
         .target(name: "DNSWire"),
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
+        .target(
+            name: "DNSSEC",
+            dependencies: [
+                "DNSWire", "ZoneFile",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
         .target(name: "Addressing", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Freshness", dependencies: ["DNSWire", "Addressing"]),
@@ -73,7 +84,7 @@ let package = Package(
         .target(
             name: "Refresh",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "CGPGME", "Addressing",
+                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "CGPGME", "Addressing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -83,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck",
+                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,6 +104,7 @@ let package = Package(
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "Addressing", "DNSWire", "TestSupport"]),
