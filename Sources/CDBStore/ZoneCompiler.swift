@@ -21,8 +21,13 @@ public enum ZoneCompiler {
         }
     }
 
-    public static func compile(zoneText: ZoneText, options: ZoneParser.Options, output: String) throws -> Summary {
-        let (zone, staged) = try prepareAndStage(zoneText: zoneText, options: options, output: output)
+    /// Judges the whole parsed zone, DNSSEC records included, before anything is
+    /// stripped or staged: DNSSEC and ZONEMD verification.
+    public typealias Verification = (ParsedZone) throws(ZoneError) -> Void
+
+    public static func compile(zoneText: ZoneText, options: ZoneParser.Options, output: String,
+                               verify: Verification? = nil) throws -> Summary {
+        let (zone, staged) = try prepareAndStage(zoneText: zoneText, options: options, output: output, verify: verify)
         try staged.get().install()
         return Summary(zone)
     }
@@ -34,9 +39,20 @@ public enum ZoneCompiler {
     /// not be written, for the caller to install or discard once it has
     /// judged the zone; when the checks fail it is discarded here and the
     /// check's error thrown. `output` itself is never touched.
-    public static func prepareAndStage(zoneText: ZoneText, options: ZoneParser.Options, output: String)
+    ///
+    /// With `verify`, the zone is parsed with its DNSSEC records, judged by
+    /// `verify`, and stripped afterwards unless `options` keeps them: one
+    /// parse, so plain compiles pay nothing for it.
+    public static func prepareAndStage(zoneText: ZoneText, options: ZoneParser.Options, output: String,
+                                       verify: Verification? = nil)
         throws(ZoneError) -> (CheckedZone, Result<DataStore.Staged, StoreError>) {
-        let parsed = try ZoneParser.parse(zoneText, options: options)
+        var parsing = options
+        if verify != nil { parsing.keepDNSSEC = true }
+        var parsed = try ZoneParser.parse(zoneText, options: parsing)
+        if let verify {
+            try verify(parsed)
+            if !options.keepDNSSEC { parsed = parsed.strippingDNSSEC() }
+        }
         let staging = Handoff<DataStore.Staged, StoreError>()
         let records = parsed.records
         DispatchQueue.global(qos: .userInitiated).async {

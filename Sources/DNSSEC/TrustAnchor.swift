@@ -30,7 +30,7 @@ public struct TrustAnchor: Sendable, Equatable {
     /// other record, or none, is an error naming the file.
     public static func read(file: String) throws(ZoneError) -> [TrustAnchor] {
         let parsed = try ZoneParser.parse(try ZoneText(path: file, maximumSize: 1 << 20),
-                                          options: ZoneParser.Options(origin: .root, keepDNSSEC: true))
+                                          options: ZoneParser.Options(origin: .root, keepDNSSEC: true, defaultTTL: 0))
         var anchors: [TrustAnchor] = []
         for (index, entry) in parsed.records.entries.enumerated() {
             let record = parsed.records[index]

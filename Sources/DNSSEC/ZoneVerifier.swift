@@ -290,3 +290,31 @@ struct Check {
                     + candidates.map { $0.hash == 1 ? "SHA-384" : "SHA-512" }.joined(separator: ", ") + ")")
     }
 }
+
+/// The verification as a step of the compile pipeline (`compile --verify`,
+/// `refresh`), which speaks `ZoneError`: the report, or the verification's
+/// own error, stay here for the caller, which must tell a zone that is not
+/// trusted (exit 4) from one that does not parse.
+public final class PipelineVerification: @unchecked Sendable {
+    public let apex: DNSName
+    public let file: String
+    public let policy: VerificationPolicy
+    public private(set) var report: VerificationReport?
+    public private(set) var failure: VerificationError?
+
+    public init(apex: DNSName, file: String, policy: VerificationPolicy) {
+        self.apex = apex
+        self.file = file
+        self.policy = policy
+    }
+
+    public func run(_ parsed: ParsedZone) throws(ZoneError) {
+        do {
+            report = try ZoneVerifier.verify(parsed.records, apex: apex, file: file, policy: policy)
+        } catch {
+            failure = error
+            let record = error.owner.map { "\($0)" + (error.type.map { " \($0)" } ?? "") + ": " } ?? ""
+            throw ZoneError(file: error.file, line: error.line, message: record + error.reason)
+        }
+    }
+}
