@@ -20,20 +20,24 @@ struct SignatureChecks {
     /// delegations; below a cut nothing is the zone's to sign.
     let rrsigs: [Int32]
 
-    init(zone: CanonicalZone, keys: [ZoneKey], now: Int64) {
+    /// With `keySetOnly`, only the signatures over the apex DNSKEY set.
+    init(zone: CanonicalZone, keys: [ZoneKey], now: Int64, keySetOnly: Bool) {
         self.zone = zone
         self.keys = keys
         self.now = now
         rrsigs = zone.rrsets.filter { set in
             guard set.type == .rrsig else { return false }
             switch zone.names[Int(set.name)].standing {
-            case .apex, .authoritative, .delegation: return true
+            case .apex: return true
+            case .authoritative, .delegation: return !keySetOnly
             case .belowCut, .outOfZone: return false
             }
-        }.flatMap { zone.entries(of: $0) }
+        }.flatMap { zone.entries(of: $0) }.filter { !keySetOnly || Self.covered(zone, $0) == .dnskey }
     }
 
-    func covered(_ entry: Int32) -> RRType {
+    func covered(_ entry: Int32) -> RRType { Self.covered(zone, entry) }
+
+    static func covered(_ zone: CanonicalZone, _ entry: Int32) -> RRType {
         let rdata = zone.rdata(zone.records.entries[Int(entry)])
         guard rdata.count >= 2 else { return .rrsig }
         return RRType(UInt16(rdata[rdata.startIndex]) << 8 | UInt16(rdata[rdata.startIndex + 1]))
