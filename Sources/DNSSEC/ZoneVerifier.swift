@@ -169,7 +169,12 @@ struct Check {
         }
         guard !anchored.isEmpty else {
             let tags = anchors.map { String($0.keyTag) }.joined(separator: ", ")
-            throw error(entry: keyEntries[0], "no key matches the trust anchors (key tags \(tags))")
+            let digestTypes = Set(anchors.compactMap { anchor -> UInt8? in
+                if case .ds(_, _, let type, _) = anchor.kind, type != 2, type != 4 { return type }
+                return nil
+            }).sorted().map(String.init)
+            let unsupported = digestTypes.isEmpty ? "" : "; DS digest type \(digestTypes.joined(separator: ", ")) not supported (2 and 4 are)"
+            throw error(entry: keyEntries[0], "no key matches the trust anchors (key tags \(tags)\(unsupported))")
         }
         report.anchoredKeyTags = anchored.map { keys[$0].keyTag }
 

@@ -15,6 +15,8 @@ public struct SignedZone {
 
     /// The DS of the KSK: what `--trust-anchor` and `ldns-verify-zone -k` take.
     public var anchor: String { scratch.file("\(ksk).ds") }
+    /// The KSK's DNSKEY record, the other form of anchor (root.key's).
+    public var anchorKey: String { scratch.file("\(ksk).key") }
 
     /// `algorithm` in ldns-keygen's names (RSASHA256, ECDSAP256SHA256,
     /// ED25519, ...); `zonemd` is ldns-signzone's `-z` argument, nil for none.
