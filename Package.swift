@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Freshness", "Telemetry", "Addressing"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "Addressing", "TestSupport"]),
         // The end-to-end tests run the built `rootmirror` binary (hence RootMirrorCLI).
-        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "TestSupport", "RootMirrorCLI"]),
+        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "DNSSEC", "CDBStore", "DNSWire", "TestSupport", "RootMirrorCLI"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "TestSupport"]),
         // serve's integration tests drive the built binary with dig, kdig, Knot and NSD.
         .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI", "TestSupport"]),

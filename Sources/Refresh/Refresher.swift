@@ -152,9 +152,6 @@ public enum Refresher {
             }
         }
 
-        for (check, requirement) in [("DNSSEC", options.proofs.dnssec), ("ZONEMD", options.proofs.zonemd)] where requirement != .required {
-            logger.warning("\(check) verification is \(requirement == .off ? "off" : "optional: skipped if the zone carries none") (--\(check.lowercased()) \(requirement))")
-        }
         let (signer, zone, staged, proven) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, signatureName: signatureName,
                                                           home: workspace.gnupgHome, options: options)
         var kept = false

@@ -13,7 +13,7 @@ struct RefreshCommand: ParsableCommand {
 
             Before it is judged, the zone must pass `rootmirror verify`: its DNSSEC chain from the \
             root trust anchors and its ZONEMD digest (--dnssec, --zonemd, --trust-anchor, --now; \
-            a check that is off is logged). Refused even when validly signed: a bad DNSSEC chain \
+            a check not made is named in the summary line and missing from verified= in DATA.state). Refused even when validly signed: a bad DNSSEC chain \
             or ZONEMD digest, a serial older than the installed one (--force \
             overrides), fewer TLDs than --min-tlds. The same serial is a quiet success. State \
             (last success, serial, source, HTTP validators) is kept in DATA.state, the lock in \
@@ -107,6 +107,16 @@ struct RefreshCommand: ParsableCommand {
         }
     }
 
+    /// "verified openpgp dnssec zonemd", and a proof that was not checked
+    /// named as such: the log must show a zone taken on less evidence.
+    private func proven(_ outcome: RefreshOutcome) -> String {
+        let verified = outcome.verified ?? []
+        let unchecked = [("dnssec", "DNSSEC", proofs.dnssec), ("zonemd", "ZONEMD", proofs.zonemd)].compactMap { key, name, requirement in
+            verified.contains(key) ? nil : requirement == .off ? "\(name) off" : "\(name) absent"
+        }
+        return "verified \(verified.joined(separator: " "))" + (unchecked.isEmpty ? "" : " (\(unchecked.joined(separator: ", ")))")
+    }
+
     private func summary(_ outcome: RefreshOutcome, since started: ContinuousClock.Instant) -> String {
         let elapsed = ContinuousClock.now - started
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
@@ -115,7 +125,7 @@ struct RefreshCommand: ParsableCommand {
         case .installed:
             let was = outcome.previousSerial.map { " (was \($0))" } ?? ""
             return "\(data): serial \(serial) installed\(was), \(outcome.tlds ?? 0) TLDs, from \(outcome.source), "
-                + "verified \((outcome.verified ?? []).joined(separator: " ")), \(ms) ms"
+                + "\(proven(outcome)), \(ms) ms"
         case .unchanged:
             return "\(data): serial \(serial) already installed, nothing to do (\(outcome.source))"
         case .notModified:
