@@ -88,10 +88,10 @@ struct SignatureChecks {
             return Outcome(failure: "signer \(DNSName(uncheckedWire: signer)) is not the zone apex \(zone.apex)")
         }
         guard Int32(bitPattern: now32 &- expiration) <= 0 else {
-            return Outcome(failure: "signature expired on \(UTCTime.format(expires)) (key tag \(keyTag))")
+            return Outcome(failure: "signature expired on \(Codecs.rfc3339Timestamp(epochSeconds: Int(expires))) (key tag \(keyTag))")
         }
         guard Int32(bitPattern: inception &- now32) <= 0 else {
-            return Outcome(failure: "signature not yet valid: inception \(UTCTime.format(now + Int64(Int32(bitPattern: inception &- now32))))")
+            return Outcome(failure: "signature not yet valid: inception \(Codecs.rfc3339Timestamp(epochSeconds: Int(now + Int64(Int32(bitPattern: inception &- now32)))))")
         }
         let name = zone.nameOfEntry[Int(entry)]
         let covered = RRType(UInt16(rdata[at]) << 8 | UInt16(rdata[at + 1]))

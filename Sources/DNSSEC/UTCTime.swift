@@ -2,9 +2,9 @@ import DNSWire
 
 /// Times as operators write them on the command line and IANA writes them in
 /// root-anchors.xml: RFC 3339 in UTC or with an offset
-/// (`2023-05-11T12:00:00Z`, `2017-02-02T00:00:00+00:00`), to and from seconds
-/// since the epoch. Without Foundation's formatters, whose time zone
-/// handling is more than this needs.
+/// (`2023-05-11T12:00:00Z`, `2017-02-02T00:00:00+00:00`), to seconds since
+/// the epoch (`Codecs.rfc3339Timestamp` writes them). Without Foundation's
+/// formatters, whose time zone handling is more than this needs.
 public enum UTCTime {
     public static func parse(_ text: String) -> Int64? {
         let s = Array(text.utf8)
@@ -35,12 +35,5 @@ public enum UTCTime {
         }
         let local = Codecs.epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         return Int64(local - offset)
-    }
-
-    /// `2023-05-25T00:00:00Z`.
-    public static func format(_ seconds: Int64) -> String {
-        let c = Array(Codecs.civilTimestamp(epochSeconds: Int(seconds)).utf8)
-        func part(_ range: Range<Int>) -> String { String(decoding: c[range], as: UTF8.self) }
-        return "\(part(0..<4))-\(part(4..<6))-\(part(6..<8))T\(part(8..<10)):\(part(10..<12)):\(part(12..<14))Z"
     }
 }

@@ -55,7 +55,7 @@ public struct VerificationReport: Sendable, Equatable {
             parts.append("DNSSEC not checked")
         }
         parts.append(zonemdHash.map { "ZONEMD \($0) good" } ?? "ZONEMD not checked")
-        if let signaturesExpire { parts.append("earliest signature expiry \(UTCTime.format(signaturesExpire))") }
+        if let signaturesExpire { parts.append("earliest signature expiry \(Codecs.rfc3339Timestamp(epochSeconds: Int(signaturesExpire)))") }
         return parts.joined(separator: ", ")
     }
 }

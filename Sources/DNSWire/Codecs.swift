@@ -175,6 +175,12 @@ public enum Codecs {
         return pad(year, 4) + pad(month, 2) + pad(day, 2) + pad(secs / 3600, 2) + pad(secs / 60 % 60, 2) + pad(secs % 60, 2)
     }
 
+    /// `2023-05-24T05:00:00Z`: RFC 3339 in UTC, for /health and the proofs' reports.
+    public static func rfc3339Timestamp(epochSeconds t: Int) -> String {
+        let c = Array(civilTimestamp(epochSeconds: t))
+        return "\(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[8..<10])):\(String(c[10..<12])):\(String(c[12..<14]))Z"
+    }
+
     // MARK: Type bitmaps (RFC 4034 §4.1.2), for NSEC and NSEC3
 
     public static func typeBitmap(_ types: [RRType]) -> [UInt8] {

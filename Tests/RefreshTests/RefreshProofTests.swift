@@ -1,7 +1,11 @@
 import CDBStore
+import DNSWire
 import Foundation
 import Testing
 import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// refresh checks the zone's own proofs on top of internic's OpenPGP
 /// signature: zones signed by ldns-signzone (DNSSEC and ZONEMD) and then
@@ -55,6 +59,29 @@ import TestSupport
         // The DNSSEC records were verified, then stripped as before.
         let stored = try DataStore.load(path: target.data)
         #expect(!stored.contains { $0.type.isDNSSEC } && stored.contains { $0.type == .ns })
+    }
+
+    @Test func healthShowsWhatWasProven() throws {
+        try #require(try refresh(zone.signed).status == 0)
+        let expiry = try #require(RefreshState.read(forData: target.data).signaturesExpire)
+        let http = Endpoint.random()
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: rootmirrorBinary)
+        serve.arguments = ["serve", "-d", target.data, "--listen", Endpoint.random().description, "--http", http.description,
+                           "--check-interval", "off"]
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+        }
+        var body = ""
+        for _ in 0..<100 where !body.contains("\"verified\"") {
+            usleep(50_000)
+            body = try run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(http)/health"]).output
+        }
+        #expect(body.contains("\"verified\": [\"openpgp\", \"dnssec\", \"zonemd\"]"), "\(body)")
+        #expect(body.contains("\"signatures_expire\": \"\(Codecs.rfc3339Timestamp(epochSeconds: Int(expiry)))\""), "\(body)")
     }
 
     @Test func changedGlueIsRefusedByZONEMD() throws {
