@@ -142,6 +142,26 @@ import TestSupport
         expectRefused(try runRootmirror(["verify", zone, "--now", "2023-05-11T12:00:00Z"]), "no ZONEMD record at the apex")
     }
 
+    /// ldns-signzone computes the digest of the whole 2023 root (with -Z, no
+    /// keys: it drops the RRSIGs and adds ZONEMD): our digest must agree on
+    /// a real zone's size and shape, and see one changed glue address.
+    @Test(arguments: ["1:1", "1:2"])
+    func ldnsDigestOfTheRealRootVerifies(_ zonemd: String) throws {
+        let scratch = try Scratch()
+        let plain = scratch.write("root.zone", try run("/bin/gzip", ["-dc", "\(sharedZones)/root-2023051100.zone.gz"]).stdout)
+        let digested = scratch.file("zonemd.zone")
+        let sign = try run("/usr/bin/ldns-signzone", ["-Z", "-z", zonemd, "-o", ".", "-f", digested, plain])
+        try #require(sign.status == 0, "\(sign.stderr)")
+        let good = try runRootmirror(["verify", digested, "--dnssec", "off"])
+        #expect(good.status == 0 && good.output.contains(zonemd == "1:1" ? "ZONEMD SHA-384 good" : "ZONEMD SHA-512 good"),
+                "\(good.output)\(good.stderr)")
+        let text = try String(contentsOfFile: digested, encoding: .utf8)
+        let glue = text.replacingOccurrences(of: "\tA\t192.5.6.30\n", with: "\tA\t192.5.6.31\n")
+        try #require(glue != text)
+        let changed = scratch.write("glue.zone", Array(glue.utf8))
+        expectRefused(try runRootmirror(["verify", changed, "--dnssec", "off"]), "ZONEMD digest mismatch")
+    }
+
     @Test func root2026WithoutItsSignaturesIsRefused() throws {
         let zone = "\(sharedZones)/root-2026082200-nosig.zone.gz"
         expectRefused(try runRootmirror(["verify", zone, "--now", "2026-08-25T00:00:00Z", "--zonemd", "off"]), "no signature")
