@@ -24,8 +24,7 @@ rounds=${3:-6}
 when=2023-05-11T12:00:00Z
 ldns_when=20230511120000
 work=$(mktemp -d)
-export GNUPGHOME="$work/gnupg"
-trap 'gpgconf --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'GNUPGHOME="$work/gnupg" gpgconf --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
 
 swift build -c release -Xswiftc -static-stdlib >/dev/null
 bin=$PWD/.build/release/rootmirror
@@ -36,21 +35,8 @@ ldns-signzone -Z -z 1:1 -o . -f "$work/zonemd.zone" "$work/root.zone"
 # KSK-2017's DS, as in IANA's root-anchors.xml and Debian's root.ds.
 echo ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D" > "$work/root.ds"
 
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --gen-key 2>/dev/null <<'KEY'
-Key-Type: DSA
-Key-Length: 1024
-Key-Usage: sign
-Name-Real: rootmirror benchmark signer
-Expire-Date: 0
-%no-protection
-%commit
-KEY
-gpg --batch --quiet --digest-algo SHA1 --detach-sign -o "$work/root.zone.gz.sig" "$work/root.zone.gz"
-gpg --batch --armor --export > "$work/key.asc"
-gpg --batch --export > "$work/key.gpg"
-gpgconf --kill all
-unset GNUPGHOME
+. bench/throwaway-signer.sh
+sign_with_throwaway_key "$work"
 
 verify="$bin verify $work/root.zone --now $when --zonemd off"
 refresh="$bin refresh --file $work/root.zone.gz --sig $work/root.zone.gz.sig --keyring $work/key.asc -d $work/data.cdb --quiet --now $when --zonemd off"
