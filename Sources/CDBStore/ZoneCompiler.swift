@@ -21,8 +21,8 @@ public enum ZoneCompiler {
         }
     }
 
-    /// Judges the whole parsed zone, DNSSEC records included, before anything is
-    /// stripped or staged: DNSSEC and ZONEMD verification.
+    /// Judges the whole parsed zone, DNSSEC records included, before its
+    /// data.cdb may be installed: DNSSEC and ZONEMD verification.
     public typealias Verification = (ParsedZone) throws(ZoneError) -> Void
 
     public static func compile(zoneText: ZoneText, options: ZoneParser.Options, output: String,
