@@ -48,6 +48,7 @@ install:
 	fi
 	$(INSTALL) -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/rootmirror
 	$(INSTALL) -D -m 0644 zones/internic-registry-admin.asc $(DESTDIR)$(SHARE)/internic-registry-admin.asc
+	$(INSTALL) -D -m 0644 zones/root-anchors.xml $(DESTDIR)$(SHARE)/root-anchors.xml
 	$(INSTALL) -D -m 0644 service/cron.d/rootmirror $(DESTDIR)$(SHARE)/cron.d/rootmirror
 	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(UNITDIR) service/systemd/rootmirror.service \
 		service/systemd/rootmirror-refresh.service service/systemd/rootmirror-refresh.timer

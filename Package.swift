@@ -17,6 +17,8 @@ import PackageDescription
 ///   systemd's readiness and watchdog, fed by the answering threads.
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
 ///   resident with the root zone) has no room for it.
+/// - `DNSSEC`: trust in the zone from DNS's own proofs: the DNSSEC chain from the trust
+///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone.
 /// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
 ///   install; the lock and the state file beside data.cdb.
 /// - `BuildInfo`: the package version and the git commit (the `BuildCommit` plugin).
@@ -33,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
@@ -47,6 +50,14 @@ let package = Package(
         .target(name: "DNSWire"),
         .target(name: "ZoneFile", dependencies: ["DNSWire", "CZlib"]),
         .target(name: "CDBStore", dependencies: ["DNSWire", "ZoneFile", "CCDB"]),
+        .target(
+            name: "DNSSEC",
+            dependencies: [
+                "DNSWire", "ZoneFile",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
         .target(name: "Addressing", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Freshness", dependencies: ["DNSWire", "Addressing"]),
@@ -81,7 +92,7 @@ let package = Package(
         .target(
             name: "Refresh",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "CGPGME", "Addressing", "BuildInfo",
+                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "CGPGME", "Addressing", "BuildInfo",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -91,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck", "BuildInfo",
+                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -102,13 +113,14 @@ let package = Package(
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
         .testTarget(name: "ServiceNotifyTests", dependencies: ["ServiceNotify", "TestSupport"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "Addressing", "DNSWire", "TestSupport"]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Freshness", "Telemetry", "Addressing"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "Addressing", "BuildInfo", "TestSupport"]),
         // The end-to-end tests run the built `rootmirror` binary (hence RootMirrorCLI).
-        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "CDBStore", "DNSWire", "BuildInfo", "TestSupport", "RootMirrorCLI"]),
+        .testTarget(name: "RefreshTests", dependencies: ["Refresh", "DNSSEC", "CDBStore", "DNSWire", "BuildInfo", "TestSupport", "RootMirrorCLI"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "BuildInfo", "TestSupport"]),
         // serve's integration tests drive the built binary with dig, kdig, Knot and NSD.
         .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI", "TestSupport"]),

@@ -19,6 +19,8 @@ import Glibc
 /// last_install=1795429362       unix seconds data.cdb was last replaced by refresh
 /// etag="5f3-5fb5d8d1"           validators of `source`, for If-None-Match
 /// last_modified=Thu, 11 May 2023 10:09:41 GMT    ... and If-Modified-Since
+/// verified=openpgp,dnssec,zonemd   the proofs the installed zone passed
+/// signatures_expire=1684904400  unix seconds of its earliest RRSIG expiration
 /// ```
 public struct RefreshState: Sendable, Equatable {
     public var lastSuccess: Int64?
@@ -28,6 +30,8 @@ public struct RefreshState: Sendable, Equatable {
     public var lastInstall: Int64?
     public var etag: String?
     public var lastModified: String?
+    public var verified: [String]?
+    public var signaturesExpire: Int64?
 
     public init() {}
 
@@ -70,6 +74,8 @@ public struct RefreshState: Sendable, Equatable {
             case "last_install": lastInstall = Int64(value)
             case "etag": etag = value
             case "last_modified": lastModified = value
+            case "verified": verified = value.split(separator: ",").map(String.init)
+            case "signatures_expire": signaturesExpire = Int64(value)
             default: break
             }
         }
@@ -88,6 +94,8 @@ public struct RefreshState: Sendable, Equatable {
         add("last_install", lastInstall.map(String.init))
         add("etag", etag)
         add("last_modified", lastModified)
+        add("verified", verified?.joined(separator: ","))
+        add("signatures_expire", signaturesExpire.map(String.init))
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -116,9 +116,13 @@ final class FreshnessWatch: Sendable {
         let lastRefresh = RefreshState.lastRefresh(forData: settings.dataPath)
         let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time)
         let reload = lastReload.load(ordering: .relaxed)
+        // What refresh proved holds for the data served only if refresh put it there.
+        let state = RefreshState.read(forData: settings.dataPath)
+        let proven = lastRefresh?.source == "refresh" && state.serial != nil && state.serial == zone?.soa.serial
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
                             thresholds: settings.thresholds, observation: monitor.lastObservation,
-                            lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source)
+                            lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source,
+                            verified: proven ? state.verified ?? [] : [], signaturesExpire: proven ? state.signaturesExpire : nil)
     }
 
     /// `/metrics`, with the gauges set from the same moment's report.

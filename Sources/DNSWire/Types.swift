@@ -14,6 +14,7 @@ public struct RRType: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
     public static let mx = RRType(15)
     public static let txt = RRType(16)
     public static let aaaa = RRType(28)
+    public static let naptr = RRType(35)
     public static let opt = RRType(41)
     public static let ds = RRType(43)
     public static let rrsig = RRType(46)
@@ -30,7 +31,7 @@ public struct RRType: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
 
     private static let mnemonics: [(String, RRType)] = [
         ("A", .a), ("NS", .ns), ("CNAME", .cname), ("SOA", .soa), ("PTR", .ptr), ("HINFO", .hinfo),
-        ("MX", .mx), ("TXT", .txt), ("AAAA", .aaaa), ("OPT", .opt), ("DS", .ds), ("RRSIG", .rrsig),
+        ("MX", .mx), ("TXT", .txt), ("AAAA", .aaaa), ("NAPTR", .naptr), ("OPT", .opt), ("DS", .ds), ("RRSIG", .rrsig),
         ("NSEC", .nsec), ("DNSKEY", .dnskey), ("NSEC3", .nsec3), ("NSEC3PARAM", .nsec3param),
         ("CDS", .cds), ("CDNSKEY", .cdnskey), ("ZONEMD", .zonemd), ("IXFR", .ixfr), ("AXFR", .axfr),
         ("ANY", .any),

@@ -1,5 +1,6 @@
 import CDBStore
 import Dispatch
+import DNSSEC
 import DNSWire
 import Foundation
 import Logging
@@ -33,6 +34,9 @@ public struct RefreshOptions: Sendable {
     /// Decompressed size cap for the zone text (gzip bombs).
     public var maximumZoneSize = ZoneText.defaultMaximumSize
     public var fetch = FetchOptions()
+    /// What the zone's own proofs must show: by default its DNSSEC chain from
+    /// IANA's anchors and its ZONEMD digest, both required.
+    public var proofs = VerificationPolicy(anchors: RootAnchors.valid(at: Int64(time(nil))), now: Int64(time(nil)))
 
     public init() {}
 
@@ -61,6 +65,10 @@ public struct RefreshOutcome: Sendable, Equatable {
     public var tlds: Int?
     public var source: String
     public var signer: String?
+    /// The proofs that held (`openpgp`, `dnssec`, `zonemd`) and the earliest
+    /// RRSIG expiration; nil for a 304, where nothing was looked at.
+    public var verified: [String]?
+    public var signaturesExpire: Int64?
 }
 
 /// fetch → verify ∥ (gunzip → parse → strip → check) → judge → install.
@@ -144,7 +152,7 @@ public enum Refresher {
             }
         }
 
-        let (signer, zone, staged) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, signatureName: signatureName,
+        let (signer, zone, staged, proven) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, signatureName: signatureName,
                                                           home: workspace.gnupgHome, options: options)
         var kept = false
         defer { if !kept, case .success(let file) = staged { file.discard() } }
@@ -178,9 +186,12 @@ public enum Refresher {
         state.source = sourceName
         state.etag = validators?.etag
         state.lastModified = validators?.lastModified
+        state.verified = ["openpgp"] + proven.verified
+        state.signaturesExpire = proven.signaturesExpire
         try save(state, forData: options.data)
         return RefreshOutcome(action: action, serial: serial, previousSerial: installed, tlds: zone.delegationCount,
-                              source: sourceName, signer: signer.fingerprint)
+                              source: sourceName, signer: signer.fingerprint, verified: state.verified,
+                              signaturesExpire: proven.signaturesExpire)
     }
 
     /// The state file is the freshness monitor's evidence that refresh
@@ -194,8 +205,9 @@ public enum Refresher {
     }
 
     /// Checks the signature on another thread (gpg runs as a child process,
-    /// so this is mostly waiting) while this one inflates, parses and checks
-    /// the zone and stages data.cdb under its temporary name (see
+    /// so this is mostly waiting) while this one inflates, parses, verifies
+    /// the zone's DNSSEC chain and ZONEMD digest, checks the zone and stages
+    /// data.cdb under its temporary name (see
     /// `ZoneCompiler.prepareAndStage`). The signature's verdict is taken
     /// first: a parse error in a file that is not validly signed says
     /// nothing worth reporting. Nothing is installed here: the caller
@@ -208,7 +220,7 @@ public enum Refresher {
     /// and the parse would wait for the verification instead of overlapping
     /// it (measured: 4 ms slower, with less CPU used).
     static func verifyAndPrepare(zone: String, signature: String, signatureName: String, home: String, options: RefreshOptions)
-        throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone, Result<DataStore.Staged, StoreError>) {
+        throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport) {
         let verification = Handoff<SignatureVerifier.Signer, RefreshError>()
         let verifier = options.verifier
         Thread {
@@ -217,10 +229,12 @@ public enum Refresher {
             })
         }.start()
         let prepared: Result<(CheckedZone, Result<DataStore.Staged, StoreError>), RefreshError>
+        let proofs = PipelineVerification(apex: .root, file: zone, policy: options.proofs)
         do {
             let text = try ZoneText(path: zone, maximumSize: options.maximumZoneSize)
             let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: false)
-            prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data))
+            prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
+                                                                 verify: proofs.run))
         } catch {
             prepared = .failure(RefreshError(.data, "\(error)"))
         }
@@ -232,6 +246,7 @@ public enum Refresher {
             throw error
         }
         let (checked, staged) = try prepared.get()
-        return (signer, checked, staged)
+        // Set whenever the pipeline got past the verification, which it must to get here.
+        return (signer, checked, staged, proofs.report!)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CDBStore
+import DNSSEC
 import DNSWire
 import ZoneFile
 
@@ -11,6 +12,8 @@ struct Compile: ParsableCommand {
             The zone is checked before anything is written: exactly one SOA at the apex, NS at \
             the apex, every owner inside the zone, only glue below delegations, an address for \
             every in-zone name server. DNSSEC records are stripped unless --keep-dnssec is given. \
+            With --verify, the zone must first pass `rootmirror verify` (DNSSEC chain and \
+            ZONEMD; the same options), or nothing is written and the exit status is 4. \
             The output is written to a temporary file and renamed into place, so a running \
             server or tinydns never sees a partial file, and a failed compile leaves the old one.
             """
@@ -31,6 +34,11 @@ struct Compile: ParsableCommand {
     @Option(help: "Refuse input whose decompressed size exceeds this many MiB.")
     var maxSize = ZoneText.defaultMaximumSize >> 20
 
+    @Flag(help: "Verify the zone's DNSSEC chain and ZONEMD digest first, as `verify` does.")
+    var verify = false
+
+    @OptionGroup(title: "Verification (with --verify)") var proofs: ProofOptions
+
     func run() throws {
         let started = ContinuousClock.now
         let apex: DNSName
@@ -39,16 +47,19 @@ struct Compile: ParsableCommand {
         } catch {
             throw fail("bad --origin '\(origin)': \(error)", exitCode: 64)
         }
+        let verification = verify ? PipelineVerification(apex: apex, file: zone, policy: try proofs.policy(origin: apex)) : nil
         do {
             let text = try ZoneText(path: zone, maximumSize: maxSize << 20)
             let summary = try ZoneCompiler.compile(
-                zoneText: text, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output)
+                zoneText: text, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output,
+                verify: verification.map { $0.run })
             let elapsed = ContinuousClock.now - started
             let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
             print("\(output): serial \(summary.serial), \(summary.delegations) TLDs, \(summary.kept) records kept, "
                   + "\(summary.stripped) DNSSEC records stripped, \(ms) ms")
+            if let report = verification?.report { print("\(zone): verified: \(report.summary)") }
         } catch {
-            throw fail(error)
+            throw fail(error, exitCode: verification?.failure != nil ? 4 : 1)
         }
     }
 }

@@ -21,7 +21,7 @@ struct RootMirror: ParsableCommand {
             `rootmirror query com NS -d data.cdb` to see what a resolver would be told.
             """,
         version: BuildInfo.description,
-        subcommands: [Compile.self, Query.self, Serve.self, RefreshCommand.self, Check.self]
+        subcommands: [Compile.self, Verify.self, Query.self, Serve.self, RefreshCommand.self, Check.self]
     )
 
     /// As ArgumentParser's, but a bad argument is one line on stderr (what

@@ -18,9 +18,15 @@ public struct HealthReport: Sendable {
     /// How `input.lastRefresh` is known: `refresh` (its state file) or
     /// `data.cdb written` (a compile by hand, or no state file).
     public var lastRefreshSource: String?
+    /// The proofs the served zone passed when refresh installed it
+    /// (`openpgp`, `dnssec`, `zonemd`; empty when not known), and its
+    /// earliest RRSIG expiration.
+    public var verified: [String]
+    public var signaturesExpire: Int64?
 
     public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
-                observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil) {
+                observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil,
+                verified: [String] = [], signaturesExpire: Int64? = nil) {
         self.assessment = assessment
         self.input = input
         self.thresholds = thresholds
@@ -28,6 +34,8 @@ public struct HealthReport: Sendable {
         self.lastReload = lastReload
         self.mode = mode
         self.lastRefreshSource = lastRefreshSource
+        self.verified = verified
+        self.signaturesExpire = signaturesExpire
     }
 
     public var httpStatus: Int {
@@ -62,6 +70,8 @@ public struct HealthReport: Sendable {
             ("data_age_seconds", assessment.age.map(String.init) ?? "null"),
             ("last_reload", JSON.time(lastReload)),
             ("soa_expire_seconds", "\(input.soaExpire)"),
+            ("verified", "[" + verified.map(JSON.string).joined(separator: ", ") + "]"),
+            ("signatures_expire", JSON.time(signaturesExpire)),
             ("thresholds", "{\"warning_age_seconds\": \(thresholds.warningAge), \"critical_age_seconds\": \(thresholds.criticalAge), "
                 + "\"critical_behind_seconds\": \(thresholds.criticalBehind)}"),
         ]
@@ -89,9 +99,6 @@ enum JSON {
 
     /// RFC 3339 UTC, or null.
     static func time(_ t: Int64?) -> String {
-        guard let t else { return "null" }
-        let s = Codecs.civilTimestamp(epochSeconds: Int(t))
-        let c = Array(s)
-        return "\"\(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[8..<10])):\(String(c[10..<12])):\(String(c[12..<14]))Z\""
+        t.map { "\"\(Codecs.rfc3339Timestamp(epochSeconds: Int($0)))\"" } ?? "null"
     }
 }

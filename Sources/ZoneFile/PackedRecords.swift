@@ -66,6 +66,10 @@ public struct PackedRecords: Sendable, RandomAccessCollection {
                              ownerLength: UInt8(ownerLength)))
     }
 
+    mutating func removeDNSSEC() {
+        entries.removeAll { $0.type.isDNSSEC }
+    }
+
     // MARK: Collection
 
     public var startIndex: Int { 0 }

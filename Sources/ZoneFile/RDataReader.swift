@@ -42,6 +42,9 @@ struct RDataReader {
             while index < tokens.count { try characterString() }
         case .hinfo:
             try characterString(); try characterString()
+        case .naptr:
+            // RFC 3403 §4.1: in the signed zones of RFC 8976's examples (uri.arpa).
+            try u16(); try u16(); try characterString(); try characterString(); try characterString(); try name()
         case .ds, .cds:
             try u16(); try u8(); try u8(); try restHex()
         case .dnskey, .cdnskey:

@@ -9,6 +9,16 @@ import Glibc
 public struct ParsedZone: Sendable {
     public var records = PackedRecords()
     public var strippedCount = 0
+
+    /// The zone as a parse with `keepDNSSEC` false would have given it: a
+    /// zone verified by its DNSSEC records is stored without them, from the
+    /// one parse. The names and rdata stay shared, only entries are copied.
+    public func strippingDNSSEC() -> ParsedZone {
+        var stripped = self
+        stripped.records.removeDNSSEC()
+        stripped.strippedCount += records.count - stripped.records.count
+        return stripped
+    }
 }
 
 /// An RFC 1035 §5 master-file parser.
@@ -28,9 +38,13 @@ public struct ZoneParser {
         /// Keep DNSSEC records (RRSIG, DNSKEY, DS, NSEC, ...). Stripped
         /// records are tokenised but their rdata is not decoded.
         public var keepDNSSEC = false
-        public init(origin: DNSName = .root, keepDNSSEC: Bool = false) {
+        /// The TTL of records that give none, before any `$TTL`: trust-anchor
+        /// files (ldns-keygen's K*.ds) often carry no TTL, and need none.
+        public var defaultTTL: UInt32?
+        public init(origin: DNSName = .root, keepDNSSEC: Bool = false, defaultTTL: UInt32? = nil) {
             self.origin = origin
             self.keepDNSSEC = keepDNSSEC
+            self.defaultTTL = defaultTTL
         }
     }
 
@@ -86,6 +100,7 @@ struct Parser {
         self.buf = UnsafeBufferPointer(start: text.base, count: text.capacity)
         self.options = options
         self.fields = Fields(buf: buf, file: text.path, origin: options.origin)
+        defaultTTL = options.defaultTTL
         tokens.reserveCapacity(64)
     }
 

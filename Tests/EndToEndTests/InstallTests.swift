@@ -33,6 +33,7 @@ import TestSupport
         let expected: [String: String] = [
             "usr/local/bin/rootmirror": "f 755",
             "usr/local/share/rootmirror/internic-registry-admin.asc": "f 644",
+            "usr/local/share/rootmirror/root-anchors.xml": "f 644",
             "usr/local/share/rootmirror/cron.d/rootmirror": "f 644",
             "usr/local/lib/systemd/system/rootmirror.service": "f 644",
             "usr/local/lib/systemd/system/rootmirror-refresh.service": "f 644",
@@ -52,6 +53,8 @@ import TestSupport
         #expect(FileManager.default.contentsEqual(atPath: root.file("usr/local/bin/rootmirror"), andPath: rootmirrorBinary))
         #expect(FileManager.default.contentsEqual(atPath: root.file("usr/local/share/rootmirror/internic-registry-admin.asc"),
                                                   andPath: packageRoot + "/zones/internic-registry-admin.asc"))
+        #expect(FileManager.default.contentsEqual(atPath: root.file("usr/local/share/rootmirror/root-anchors.xml"),
+                                                  andPath: packageRoot + "/zones/root-anchors.xml"))
         #expect(try String(contentsOfFile: root.file("etc/sv/rootmirror/env/ROOT"), encoding: .utf8) == "/var/lib/rootmirror\n")
 
         // The operator's data and settings, which a second run must keep.

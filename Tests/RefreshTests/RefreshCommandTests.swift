@@ -24,7 +24,8 @@ import Glibc
     }
 
     func refresh(_ extra: [String] = [], url: String? = nil, keyring: String? = nil) throws -> ProcessResult {
-        try target.refresh(["--url", url ?? mirror.server.base, "--keyring", keyring ?? key.publicKey, "--retries", "0"] + extra)
+        try target.refresh(["--url", url ?? mirror.server.base, "--keyring", keyring ?? key.publicKey, "--retries", "0"]
+                           + unsignedZone + extra)
     }
 
     /// Installs `zone` first through a good refresh, so that refusals have
@@ -49,6 +50,8 @@ import Glibc
         let result = try refresh()
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.output.contains("serial 2026082200 installed"), "\(result.output)")
+        // The zone's own proofs are off: the log says so.
+        #expect(result.output.contains("verified openpgp (DNSSEC off, ZONEMD off),"), "\(result.output)")
         #expect(result.stderr.isEmpty, "\(result.stderr)")
         #expect(DataStore.serial(path: target.data) == 2026082200)
         #expect(try DataStore.load(path: target.data).contains { $0.owner.description == "com." && $0.type == .ns })
@@ -59,6 +62,7 @@ import Glibc
         #expect(state.source == mirror.server.base + "root.zone.gz")
         #expect(state.etag != nil && state.lastModified != nil)
         #expect(state.lastSuccess != nil && state.lastInstall == state.lastSuccess)
+        #expect(state.verified == ["openpgp"] && state.signaturesExpire == nil)
         #expect(mirror.server.requests.map { $0.split(separator: " ")[1] } == ["/root.zone.gz", "/root.zone.gz.sig"])
         #expect(mirror.server.requests.allSatisfy { $0.hasSuffix(" ua=rootmirror/\(BuildInfo.version)") }, "\(mirror.server.requests)")
     }
@@ -268,10 +272,14 @@ import Glibc
 
     @Test func localFilesInstallTheSameWay() throws {
         try key.sign(mirror.directory.write("root.zone.gz", bytes(zone2023)))
-        let result = try target.refresh(["--file", mirror.zone, "--sig", mirror.signature, "--keyring", key.publicKey])
+        // The real root of that day, its DNSSEC chain checked as of that day (it predates ZONEMD).
+        let result = try target.refresh(["--file", mirror.zone, "--sig", mirror.signature, "--keyring", key.publicKey,
+                                         "--now", "2023-05-11T12:00:00Z", "--zonemd", "off"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.output.contains("verified openpgp dnssec (ZONEMD off),"), "\(result.output)")
         #expect(DataStore.serial(path: target.data) == 2023051100)
         let state = RefreshState.read(forData: target.data)
+        #expect(state.verified == ["openpgp", "dnssec"] && state.signaturesExpire == 1_684_904_400)
         #expect(state.source == URL(fileURLWithPath: mirror.zone).resolvingSymlinksInPath().path && state.etag == nil)
         #expect(target.onlyFinalFiles)
     }
@@ -295,7 +303,7 @@ import Glibc
         let process = Process()
         process.executableURL = URL(fileURLWithPath: rootmirrorBinary)
         process.arguments = ["refresh", "-d", target.data, "--url", mirror.server.base + "stall/", "--keyring", key.publicKey,
-                             "--retries", "0", "--quiet"]
+                             "--retries", "0", "--quiet"] + unsignedZone
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

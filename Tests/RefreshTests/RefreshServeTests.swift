@@ -21,7 +21,7 @@ import TestSupport
         let mirror = try Mirror()
         let target = try Target()
         try mirror.publish(zone2026a, signedBy: key)
-        let first = try target.refresh(["--url", mirror.server.base, "--keyring", key.publicKey, "--retries", "0", "--quiet"])
+        let first = try target.refresh(["--url", mirror.server.base, "--keyring", key.publicKey, "--retries", "0", "--quiet"] + unsignedZone)
         try #require(first.status == 0, "\(first.stderr)")
 
         let endpoint = Endpoint.random()
@@ -42,7 +42,7 @@ import TestSupport
         #expect(serial == "2026082200")
 
         try mirror.publish(zone2026b, signedBy: key)
-        let second = try target.refresh(["--url", mirror.server.base, "--keyring", key.publicKey, "--retries", "0", "--quiet"])
+        let second = try target.refresh(["--url", mirror.server.base, "--keyring", key.publicKey, "--retries", "0", "--quiet"] + unsignedZone)
         try #require(second.status == 0, "\(second.stderr)")
         // serve checks data.cdb once a second; allow a generous margin.
         for _ in 0..<100 where serial != "2026082201" {

@@ -65,6 +65,8 @@ import TestSupport
         options.source = .url(mirror.server.base + "flaky/")
         options.verifier = SignatureVerifier(keyring: bytes(key.publicKey), pinnedFingerprints: [key.fingerprint], keyringName: "test")
         options.fetch.retryDelay = .milliseconds(10)
+        options.proofs.dnssec = .off
+        options.proofs.zonemd = .off
     }
 
     @Test func retriesAServerErrorWithBackoff() async throws {

@@ -1,0 +1,52 @@
+import ArgumentParser
+import DNSSEC
+import DNSWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension VerificationPolicy.Requirement: ExpressibleByArgument {}
+
+/// The options that say what DNS's own proofs must show, shared by
+/// `verify`, `compile --verify` and `refresh`.
+struct ProofOptions: ParsableArguments {
+    @Option(name: .customLong("trust-anchor"),
+            help: ArgumentHelp("DS or DNSKEY records (zone-file syntax, like /usr/share/dns/root.key) to trust instead of the built-in IANA root anchors; repeatable.",
+                               valueName: "file"))
+    var trustAnchors: [String] = []
+
+    @Option(help: ArgumentHelp("Check signatures as of this RFC 3339 UTC time (2023-05-11T12:00:00Z) instead of now.", valueName: "time"))
+    var now: String?
+
+    @Option(help: "DNSSEC chain from the trust anchors: required, optional (checked if the zone is signed) or off. Default: required for '.', else required with --trust-anchor and off without.")
+    var dnssec: VerificationPolicy.Requirement?
+
+    @Option(help: "ZONEMD digest (RFC 8976): required, optional or off. Default: required for '.', else optional.")
+    var zonemd: VerificationPolicy.Requirement?
+
+    func validate() throws {
+        if let now, UTCTime.parse(now) == nil {
+            throw ValidationError("--now '\(now)' is not an RFC 3339 time such as 2023-05-11T12:00:00Z")
+        }
+    }
+
+    /// The policy for a zone at `origin`; a trust-anchor file that does not
+    /// read is bad input (exit 1), named in one line.
+    func policy(origin: DNSName) throws -> VerificationPolicy {
+        let time = now.flatMap(UTCTime.parse) ?? Int64(Glibc.time(nil))
+        var anchors = RootAnchors.valid(at: time)
+        if !trustAnchors.isEmpty {
+            anchors = []
+            for file in trustAnchors {
+                do {
+                    anchors += try TrustAnchor.read(file: file)
+                } catch {
+                    throw fail("trust anchor: \(error)")
+                }
+            }
+        }
+        let root = origin.isRoot
+        return VerificationPolicy(dnssec: dnssec ?? (root || !trustAnchors.isEmpty ? .required : .off),
+                                  zonemd: zonemd ?? (root ? .required : .optional), anchors: anchors, now: time)
+    }
+}
