@@ -33,6 +33,9 @@ public struct RefreshOptions: Sendable {
     /// Decompressed size cap for the zone text (gzip bombs).
     public var maximumZoneSize = ZoneText.defaultMaximumSize
     public var fetch = FetchOptions()
+    /// Keep the DNSSEC records (compile's --keep-dnssec), so that `serve`
+    /// answers DO queries as the root servers do, for validating resolvers.
+    public var keepDNSSEC = false
 
     public init() {}
 
@@ -219,7 +222,7 @@ public enum Refresher {
         let prepared: Result<(CheckedZone, Result<DataStore.Staged, StoreError>), RefreshError>
         do {
             let text = try ZoneText(path: zone, maximumSize: options.maximumZoneSize)
-            let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: false)
+            let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: options.keepDNSSEC)
             prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data))
         } catch {
             prepared = .failure(RefreshError(.data, "\(error)"))
