@@ -111,7 +111,8 @@ final class FreshnessWatch: Sendable {
         let now = Int64(time(nil))
         let zone = served.zone
         let lastRefresh = RefreshState.lastRefresh(forData: settings.dataPath)
-        let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time)
+        let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time,
+                                  signaturesExpire: zone?.signaturesExpire.map(Int64.init))
         let reload = lastReload.load(ordering: .relaxed)
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
                             thresholds: settings.thresholds, observation: monitor.lastObservation,
@@ -123,6 +124,7 @@ final class FreshnessWatch: Sendable {
         let report = report()
         metrics.dataAge.set(report.assessment.age ?? -1)
         metrics.zoneSerial.set(Int64(report.input.localSerial ?? 0))
+        metrics.signaturesExpire.set(report.input.signaturesExpire.map { Double($0 - report.input.now) } ?? .nan)
         switch report.input.upstream {
         case .unknown:
             metrics.upstreamSerial.set(Int64(0))

@@ -60,8 +60,10 @@ public struct HealthReport: Sendable {
             ("data_age_seconds", assessment.age.map(String.init) ?? "null"),
             ("last_reload", JSON.time(lastReload)),
             ("soa_expire_seconds", "\(input.soaExpire)"),
+            ("signatures_expire", JSON.time(input.signaturesExpire)),
+            ("signatures_expire_seconds", input.signaturesExpire.map { String($0 - input.now) } ?? "null"),
             ("thresholds", "{\"warning_age_seconds\": \(thresholds.warningAge), \"critical_age_seconds\": \(thresholds.criticalAge), "
-                + "\"critical_behind_seconds\": \(thresholds.criticalBehind)}"),
+                + "\"critical_behind_seconds\": \(thresholds.criticalBehind), \"signature_warning_seconds\": \(thresholds.signatureWarning)}"),
         ]
         return "{" + fields.map { "\(JSON.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}\n"
     }
