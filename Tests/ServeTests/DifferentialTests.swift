@@ -96,34 +96,6 @@ struct DifferentialTests {
         return try Daemon(name: "knotd", executable: "/usr/sbin/knotd", arguments: ["-c", dir.file("knot.conf")], logPath: dir.file("knot.log"))
     }
 
-    static func startNSD(zone: String, dir: Scratch, endpoint: Endpoint) throws -> Daemon {
-        let state = dir.file("nsd")
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        let config = """
-            server:
-                ip-address: \(endpoint.host)@\(endpoint.port)
-                server-count: 1
-                rrl-ratelimit: 0
-                username: ""
-                chroot: ""
-                zonesdir: "\(dir.path)"
-                pidfile: "\(state)/nsd.pid"
-                xfrdfile: "\(state)/xfrd.state"
-                zonelistfile: "\(state)/zone.list"
-                database: ""
-                logfile: "\(state)/nsd.log"
-                verbosity: 1
-            remote-control:
-                control-enable: no
-            zone:
-                name: "."
-                zonefile: "\(zone)"
-
-            """
-        try config.write(toFile: dir.file("nsd.conf"), atomically: true, encoding: .utf8)
-        return try Daemon(name: "nsd", executable: "/usr/sbin/nsd", arguments: ["-d", "-c", dir.file("nsd.conf")], logPath: dir.file("nsd.log"))
-    }
-
     /// Waits (bounded) until a peer answers the apex SOA.
     static func waitUntilAnswering(_ daemon: Daemon, _ endpoint: Endpoint) throws {
         let client = try UDPClient(endpoint, timeoutMilliseconds: 200)
@@ -189,7 +161,7 @@ struct DifferentialTests {
         let knot = try Self.startKnot(zone: zone, dir: dir, endpoint: knotEndpoint)
         defer { knot.stop() }
         let nsdEndpoint = Endpoint.random()
-        let nsd = try Self.startNSD(zone: zone, dir: dir, endpoint: nsdEndpoint)
+        let nsd = try startNSD(zones: [(".", zone)], listen: [nsdEndpoint.description.replacingOccurrences(of: ":", with: "@")], in: dir)
         defer { nsd.stop() }
         try Self.waitUntilAnswering(knot, knotEndpoint)
         try Self.waitUntilAnswering(nsd, nsdEndpoint)

@@ -281,10 +281,10 @@ struct FreshnessServeTests {
             ("expired", -3 * day, -2 * Self.hour, 2, "critical", "(DNSSEC signatures expired 2h ago"),
         ]
         for c in cases {
-            let signed = try SignedTestZone(root, origin: ".", in: dir, name: c.name,
-                                            inception: Date(timeIntervalSinceNow: c.inception), expiration: Date(timeIntervalSinceNow: c.expiration))
+            let signed = try DNSSECKeys(origin: ".", in: dir, name: c.name)
+                .sign(root, in: dir, name: c.name, inception: Date(timeIntervalSinceNow: c.inception), expiration: Date(timeIntervalSinceNow: c.expiration))
             let data = dir.file("\(c.name).cdb")
-            let compile = try run(Paths.binary, ["compile", signed.path, "-o", data, "--keep-dnssec"])
+            let compile = try run(Paths.binary, ["compile", signed, "-o", data, "--keep-dnssec"])
             try #require(compile.status == 0, "\(compile.stderr)")
             // The upstream serves the same serial: only the signatures decide.
             let upstream = try fakeRoot(data, dir)

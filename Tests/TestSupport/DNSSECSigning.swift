@@ -1,21 +1,18 @@
 import Foundation
 
-/// A zone signed by ldns (Debian's ldnsutils) with throwaway keys: a KSK
-/// and a ZSK made by `ldns-keygen` (ECDSA P-256: small, quick), the zone
-/// signed by `ldns-signzone` with the validity window the test asks for.
-/// The KSK's DS is what a parent (or a resolver's trust anchor) holds.
-public struct SignedTestZone {
-    /// The signed zone file.
-    public let path: String
-    /// The KSK's DS record, one line of presentation format.
+/// A zone's throwaway DNSSEC keys made by ldns (Debian's ldnsutils): a KSK
+/// and a ZSK from `ldns-keygen` (ECDSA P-256: small, quick to make), used by
+/// `ldns-signzone` with the validity window a test asks for. The KSK's DS is
+/// what a parent holds, or a resolver's trust anchor for a root.
+public struct DNSSECKeys {
+    public let origin: String
+    /// The KSK's DS record, one line of presentation format, no comment.
     public let ds: String
-    /// The KSK's DNSKEY record, one line of presentation format (a trust anchor).
-    public let dnskey: String
+    private let ksk: String
+    private let zsk: String
 
-    /// Signs `text` (zone `origin`) with new keys made in `directory`; the
-    /// signatures are valid from `inception` to `expiration`.
-    public init(_ text: String, origin: String, in directory: Scratch, name: String,
-                inception: Date = Date(timeIntervalSinceNow: -86400), expiration: Date = Date(timeIntervalSinceNow: 30 * 86400)) throws {
+    /// Makes the keys in a directory `name`-keys of `directory`.
+    public init(origin: String, in directory: Scratch, name: String) throws {
         let keys = directory.file("\(name)-keys")
         try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
         func keygen(_ extra: [String]) throws -> String {
@@ -25,8 +22,20 @@ public struct SignedTestZone {
             }
             return "\(keys)/\(base)"
         }
-        let ksk = try keygen(["-k"])
-        let zsk = try keygen([])
+        self.origin = origin
+        ksk = try keygen(["-k"])
+        zsk = try keygen([])
+        // ldns appends a ";{id = …}" comment.
+        let text = try String(contentsOfFile: ksk + ".ds", encoding: .utf8)
+        ds = String(text.split(separator: ";").first!).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Signs the zone `text` with these keys into `name`.zone.signed in
+    /// `directory`, the signatures valid from `inception` to `expiration`;
+    /// returns the signed file's path.
+    public func sign(_ text: String, in directory: Scratch, name: String,
+                     inception: Date = Date(timeIntervalSinceNow: -86400),
+                     expiration: Date = Date(timeIntervalSinceNow: 30 * 86400)) throws -> String {
         let unsigned = directory.file("\(name).zone")
         try text.write(toFile: unsigned, atomically: true, encoding: .utf8)
         func stamp(_ date: Date) -> String {
@@ -36,17 +45,10 @@ public struct SignedTestZone {
             formatter.dateFormat = "yyyyMMddHHmmss"
             return formatter.string(from: date)
         }
-        let signed = try run("/usr/bin/ldns-signzone", ["-o", origin, "-i", stamp(inception), "-e", stamp(expiration),
-                                                        "-f", unsigned + ".signed", unsigned, ksk, zsk])
-        guard signed.status == 0 else { throw TestFailure("ldns-signzone \(origin): \(signed.stderr)\(signed.output)") }
-        path = unsigned + ".signed"
-        func firstLine(_ file: String) throws -> String {
-            let text = try String(contentsOfFile: file, encoding: .utf8)
-            guard let line = text.split(separator: "\n").first(where: { !$0.hasPrefix(";") }) else { throw TestFailure("empty \(file)") }
-            // ldns appends ";{id = …}" comments to keys.
-            return String(line.split(separator: ";").first!).trimmingCharacters(in: .whitespaces)
-        }
-        ds = try firstLine(ksk + ".ds")
-        dnskey = try firstLine(ksk + ".key")
+        let signed = unsigned + ".signed"
+        let result = try run("/usr/bin/ldns-signzone", ["-o", origin, "-i", stamp(inception), "-e", stamp(expiration),
+                                                        "-f", signed, unsigned, ksk, zsk])
+        guard result.status == 0 else { throw TestFailure("ldns-signzone \(origin): \(result.stderr)\(result.output)") }
+        return signed
     }
 }
