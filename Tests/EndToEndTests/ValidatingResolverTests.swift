@@ -125,29 +125,11 @@ struct ValidatingResolverTests {
 
     static let resolvers: [Resolver] = [
         Resolver(name: "unbound") { world, mirror, dir in
-            let endpoint = Endpoint.random()
-            try """
-                server:
-                    interface: \(endpoint.host)@\(endpoint.port)
-                    do-not-query-localhost: no
-                    do-ip6: no
-                    username: ""
-                    chroot: ""
-                    directory: "\(dir)"
-                    pidfile: "\(dir)/unbound.pid"
-                    use-syslog: no
-                    logfile: ""
-                    access-control: 127.0.0.0/8 allow
-                    trust-anchor: "\(world.anchor)"
-                remote-control:
-                    control-enable: no
+            try startUnbound(world: world, dir: dir, root: """
                 stub-zone:
                     name: "."
                     stub-addr: \(mirror)
-
-                """.write(toFile: "\(dir)/unbound.conf", atomically: true, encoding: .utf8)
-            return (try Daemon(name: "unbound", executable: "/usr/sbin/unbound", arguments: ["-d", "-c", "\(dir)/unbound.conf"],
-                               logPath: "\(dir)/unbound.log"), endpoint)
+                """)
         },
         Resolver(name: "named") { world, mirror, dir in
             // named listens only on addresses configured on an interface: 127.0.0.1.
@@ -214,6 +196,32 @@ struct ValidatingResolverTests {
         },
     ]
 
+    /// Unbound validating with the world's trust anchor, `root` saying how
+    /// it reaches the root (a `stub-zone` clause, or `root-hints`).
+    static func startUnbound(world: World, dir: String, root: String) throws -> (Daemon, Endpoint) {
+        let endpoint = Endpoint.random()
+        try """
+            server:
+                interface: \(endpoint.host)@\(endpoint.port)
+                do-not-query-localhost: no
+                do-ip6: no
+                username: ""
+                chroot: ""
+                directory: "\(dir)"
+                pidfile: "\(dir)/unbound.pid"
+                use-syslog: no
+                logfile: ""
+                access-control: 127.0.0.0/8 allow
+                trust-anchor: "\(world.anchor)"
+            remote-control:
+                control-enable: no
+            \(root)
+
+            """.write(toFile: "\(dir)/unbound.conf", atomically: true, encoding: .utf8)
+        return (try Daemon(name: "unbound", executable: "/usr/sbin/unbound", arguments: ["-d", "-c", "\(dir)/unbound.conf"],
+                           logPath: "\(dir)/unbound.log"), endpoint)
+    }
+
     /// Starts `resolver` on `mirror` in a directory of its own and waits
     /// (bounded) until it answers a query at all.
     static func start(_ resolver: Resolver, _ world: World, mirror: String, phase: String) throws -> (Daemon, Endpoint) {
@@ -268,28 +276,9 @@ extension ValidatingResolverTests {
             world.dir.remove()
         }
         let hinted = Resolver(name: "unbound-hints") { world, mirror, dir in
-            let endpoint = Endpoint.random()
             try ". 3600000 IN NS a.root-servers.net.\na.root-servers.net. 3600000 IN A \(mirror)\n"
                 .write(toFile: "\(dir)/root.hints", atomically: true, encoding: .utf8)
-            try """
-                server:
-                    interface: \(endpoint.host)@\(endpoint.port)
-                    do-not-query-localhost: no
-                    do-ip6: no
-                    username: ""
-                    chroot: ""
-                    directory: "\(dir)"
-                    use-syslog: no
-                    logfile: ""
-                    access-control: 127.0.0.0/8 allow
-                    root-hints: "\(dir)/root.hints"
-                    trust-anchor: "\(world.anchor)"
-                remote-control:
-                    control-enable: no
-
-                """.write(toFile: "\(dir)/unbound.conf", atomically: true, encoding: .utf8)
-            return (try Daemon(name: "unbound", executable: "/usr/sbin/unbound", arguments: ["-d", "-c", "\(dir)/unbound.conf"],
-                               logPath: "\(dir)/unbound.log"), endpoint)
+            return try Self.startUnbound(world: world, dir: dir, root: "server:\n    root-hints: \"\(dir)/root.hints\"")
         }
         let (daemon, endpoint) = try Self.start(hinted, world, mirror: world.mirror, phase: "hints")
         defer { daemon.stop() }
