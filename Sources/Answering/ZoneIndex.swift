@@ -159,7 +159,8 @@ public final class ZoneIndex: Sendable {
         negative = add(builder.build())
         let signedSOA = Signed(set: [negativeSOA], signatures: signed(apex, .soa).signatures)
 
-        var denial = DenialChain(owners: isSigned ? names.filter { rrsets[$0]?[.nsec] != nil } : [])
+        let nsecOwners = DenialChain.canonicallySorted(isSigned ? names.filter { rrsets[$0]?[.nsec] != nil } : [])
+        var denial = DenialChain(sortedOwners: nsecOwners)
         /// The negative reply proving `proofs` (NSEC owners), in Knot's order.
         func negativeTemplate(proving proofs: [DNSName]) -> Int {
             var builder = ResponseTemplate.Builder(anchor: apex)
@@ -167,9 +168,9 @@ public final class ZoneIndex: Sendable {
             return add(builder.build())
         }
         let nodeNames = Set(names)
-        denial.setReplies(denial.owners.indices.map { i in
-            let owner = denial.owners[i]
-            let next = denial.owners[(i + 1) % denial.owners.count]
+        denial.setReplies(nsecOwners.indices.map { i in
+            let owner = nsecOwners[i]
+            let next = nsecOwners[(i + 1) % nsecOwners.count]
             // Closest-encloser candidates: ancestors of the gap's ends that are
             // nodes and no delegation (below one, the answer is a referral).
             var candidates: [DNSName] = [apex]
@@ -181,7 +182,7 @@ public final class ZoneIndex: Sendable {
                 }
             }
             return candidates.map { encloser in
-                let wildcard = denial.owners[denial.gap(of: DNSName(uncheckedWire: [1, UInt8(ascii: "*")] + encloser.wire))]
+                let wildcard = nsecOwners[denial.gap(of: DNSName(uncheckedWire: [1, UInt8(ascii: "*")] + encloser.wire))]
                 return DenialChain.Reply(closestEncloser: nodeOf[encloser]!,
                                          template: negativeTemplate(proving: wildcard == owner ? [owner] : [owner, wildcard]))
             }
@@ -214,7 +215,7 @@ public final class ZoneIndex: Sendable {
                 anyType = sets[.soa] != nil ? .soa : sets.keys.min()
             }
             // An empty non-terminal has no NSEC of its own: the one whose gap holds it proves it.
-            let proof = sets[.nsec] != nil || denial.isEmpty ? name : denial.owners[denial.gap(of: name)]
+            let proof = sets[.nsec] != nil || denial.isEmpty ? name : nsecOwners[denial.gap(of: name)]
             let signedNoData = isSigned ? negativeTemplate(proving: denial.isEmpty ? [] : [proof]) : negative
             built.append(Node(referral: referral, answers: first..<answers.count, anyType: anyType,
                               signedReferral: signedReferral, signedNoData: signedNoData))
