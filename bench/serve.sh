@@ -7,11 +7,18 @@
 # resident memory and ratios to NSD; then a reload of rootmirror's data.cdb
 # (renamed over, twice) under 50k queries/s, which must lose nothing.
 #
-# usage: bench/serve.sh [SECONDS_PER_RUN]   (as root; default 10)
+# SIGNED=1: every server serves the signed root unchanged (rootmirror from
+# data compiled with --keep-dnssec; tinydns, which knows no DNSSEC, sits
+# out) and every query has EDNS with the DO bit; then 60k queries/s again
+# with EDNS and no DO, for the cost of DO against the same data. No monitor
+# and reload runs: they do not depend on the data.
+#
+# usage: [SIGNED=1] bench/serve.sh [SECONDS_PER_RUN]   (as root; default 10)
 # Needs: nsd knot tinydns dnsperf (Debian packages), python3, bc.
 set -euo pipefail
 
 secs=${1:-10}
+signed=${SIGNED:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(cd "$here/../shared" && pwd)
 zone_gz=$shared/zones/root-2023051100.zone.gz
@@ -41,10 +48,14 @@ echo "== building release with a static Swift runtime"
 bin=$(cd "$here" && swift build -c release -Xswiftc -static-stdlib --show-bin-path)/rootmirror
 
 echo "== data: $zone_gz"
-"$bin" compile "$zone_gz" -o "$work/data.cdb" >/dev/null
+"$bin" compile "$zone_gz" -o "$work/data.cdb" ${signed:+--keep-dnssec} >/dev/null
 "$bin" compile "$newer_gz" -o "$work/newer.cdb" >/dev/null
 cp "$work/data.cdb" "$work/older.cdb"
-zcat "$zone_gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|NSEC3PARAM|DNSKEY|DS|CDS|CDNSKEY|ZONEMD)$/' > "$work/root.zone"
+if [ -n "$signed" ]; then
+    zcat "$zone_gz" > "$work/root.zone"
+else
+    zcat "$zone_gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|NSEC3PARAM|DNSKEY|DS|CDS|CDNSKEY|ZONEMD)$/' > "$work/root.zone"
+fi
 python3 "$shared/bench/make-queries.py" "$work/root.zone" 200000 1 > "$work/queries.txt"
 
 # Every process of a server: NSD forks xfrd and its server process (a
@@ -115,10 +126,13 @@ knotd -c "$work/knot.conf" &
 knot_pid=$!; pids_to_stop+=($knot_pid)
 
 # tinydns serves rootmirror's data.cdb unchanged (tinydns-data's format).
-mkdir -p "$work/tinydns"
-cp "$work/data.cdb" "$work/tinydns/data.cdb"
-env IP=$ip_tinydns ROOT="$work/tinydns" UID=65534 GID=65534 tinydns >/dev/null 2>&1 &
-tiny_pid=$!; pids_to_stop+=($tiny_pid)
+tiny_pid=
+if [ -z "$signed" ]; then
+    mkdir -p "$work/tinydns"
+    cp "$work/data.cdb" "$work/tinydns/data.cdb"
+    env IP=$ip_tinydns ROOT="$work/tinydns" UID=65534 GID=65534 tinydns >/dev/null 2>&1 &
+    tiny_pid=$!; pids_to_stop+=($tiny_pid)
+fi
 
 # The kernel-only floor (../shared/bench/floor-responder.c): REFUSED to
 # everything, no lookup. No server's CPU per query can go below it here.
@@ -126,12 +140,13 @@ cc -O2 -o "$work/floor-responder" "$shared/bench/floor-responder.c"
 "$work/floor-responder" $ip_floor 53 &
 floor_pid=$!; pids_to_stop+=($floor_pid)
 
-for ip in $ip_rootmirror $ip_nsd $ip_knot $ip_tinydns $ip_floor; do wait_answering $ip; done
-sleep 1
 declare -A pids=([rootmirror]="$rm_pid" [knot]="$knot_pid" [tinydns]="$tiny_pid" [floor]="$floor_pid")
 declare -A ips=([rootmirror]=$ip_rootmirror [nsd]=$ip_nsd [knot]=$ip_knot [tinydns]=$ip_tinydns [floor]=$ip_floor)
-servers="rootmirror nsd knot tinydns floor"
+servers="rootmirror nsd knot ${tiny_pid:+tinydns }floor"
+for s in $servers; do wait_answering ${ips[$s]}; done
+sleep 1
 for s in $servers; do pin $(pids_of $s); done
+[ -n "$signed" ] && export EDNS=1 DO=1
 
 declare -A cpu lost lat rss
 printf "\n== %s s per run, server on CPU 1, dnsperf on CPU 0\n" "$secs"
@@ -146,6 +161,13 @@ for rate in 60000 100000; do
     done
 done
 for s in $servers; do rss[$s]=$(rss_mb $(pids_of $s)); done
+if [ -n "$signed" ]; then
+    for s in $servers; do
+        line=$(DO= "$cpq" "${ips[$s]}" "$work/queries.txt" "$secs" 60000 $(pids_of $s))
+        echo "  $s @ 60000 without DO: $line"
+        cpu[$s,nodo]=$(echo "$line" | sed -E 's/.*cpu_us_per_query=([0-9.]+).*/\1/')
+    done
+fi
 
 printf "\n%-11s %12s %12s %9s %9s %14s %14s %9s %13s %15s\n" server "cpu_us@60k" "cpu_us@100k" "lost@60k" "lost@100k" "latency_ms@60k" "latency_ms@100k" "rss_MB" "cpu@60k/nsd" "cpu@60k/floor"
 for s in $servers; do
@@ -156,6 +178,14 @@ for s in $servers; do
         "$(echo "scale=3; ${lat[$s,60000]} * 1000" | bc)" "$(echo "scale=3; ${lat[$s,100000]} * 1000" | bc)" \
         "${rss[$s]}" "$ratio" "$floor_ratio"
 done
+if [ -n "$signed" ]; then
+    echo
+    printf "%-11s %16s %16s %10s\n" server "cpu_us@60k DO" "cpu_us@60k no DO" "DO/no DO"
+    for s in $servers; do
+        printf "%-11s %16s %16s %10s\n" $s "${cpu[$s,60000]}" "${cpu[$s,nodo]}" "$(echo "scale=2; ${cpu[$s,60000]} / ${cpu[$s,nodo]}" | bc)"
+    done
+    exit 0
+fi
 
 echo
 echo "== the SOA monitor waiting on an upstream that never answers (checks every 1 s, 2 s timeout)"

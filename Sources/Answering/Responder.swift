@@ -66,7 +66,8 @@ public struct Responder: Sendable {
         if q.qtype == .axfr || q.qtype == .ixfr {
             return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
         }
-        guard let found = zone.lookup(packet, qnameEnd: q.qnameEnd, qtype: q.qtype) else {
+        guard let found = zone.lookup(packet, qnameEnd: q.qnameEnd, qtype: q.qtype,
+                                      dnssecOK: q.edns?.dnssecOK ?? false) else {
             return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
         }
 
@@ -164,8 +165,9 @@ extension ZoneIndex {
     /// one label at a time; a delegation on the way means a referral (except
     /// DS at the cut itself, which the parent answers); a missing name means
     /// NXDOMAIN; reaching the name means its RRset or NODATA. Returns nil for
-    /// a name outside the zone.
-    func lookup(_ p: UnsafeRawBufferPointer, qnameEnd: Int, qtype: RRType) -> Found? {
+    /// a name outside the zone. With `dnssecOK` (the query's DO bit), the
+    /// templates that carry RRSIGs and NSEC proofs (RFC 4035 §3.1).
+    func lookup(_ p: UnsafeRawBufferPointer, qnameEnd: Int, qtype: RRType, dnssecOK: Bool) -> Found? {
         // Label start offsets of the query name, the root label excluded.
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 128) { starts in
             var labels = 0
@@ -188,12 +190,13 @@ extension ZoneIndex {
                 depth += 1
                 let start = starts[labels - depth]
                 guard let child = table.find(p, start: start, length: qnameEnd - start) else {
-                    return Found(template: negative, rcode: .nxDomain, authoritative: true, kind: .nxdomain)
+                    let template = dnssecOK && !denial.isEmpty ? signedNXDomain(p, starts: starts, labels: labels, closestEncloser: node) : negative
+                    return Found(template: template, rcode: .nxDomain, authoritative: true, kind: .nxdomain)
                 }
                 node = child
                 if let referral = nodes[node].referral {
                     if depth == labels && qtype == .ds { break }
-                    return Found(template: referral, rcode: .noError, authoritative: false, kind: .referral)
+                    return Found(template: dnssecOK ? nodes[node].signedReferral! : referral, rcode: .noError, authoritative: false, kind: .referral)
                 }
             }
             let n = nodes[node]
@@ -201,14 +204,35 @@ extension ZoneIndex {
             var cname: Int?
             for answer in answers[n.answers] {
                 if answer.type == type {
-                    return Found(template: answer.template, rcode: .noError, authoritative: true, kind: .answer)
+                    return Found(template: dnssecOK ? answer.signedTemplate : answer.template, rcode: .noError, authoritative: true, kind: .answer)
                 }
-                if answer.type == .cname { cname = answer.template }
+                if answer.type == .cname { cname = dnssecOK ? answer.signedTemplate : answer.template }
             }
             if qtype != .cname, let cname {
                 return Found(template: cname, rcode: .noError, authoritative: true, kind: .answer)
             }
-            return Found(template: negative, rcode: .noError, authoritative: true, kind: .nodata)
+            return Found(template: dnssecOK ? n.signedNoData : negative, rcode: .noError, authoritative: true, kind: .nodata)
+        }
+    }
+
+    /// The NXDOMAIN template for the query name whose labels start at
+    /// `starts[0..<labels]`: its canonical key, built on the stack, finds the
+    /// NSEC gap that holds it.
+    @inline(__always)
+    private func signedNXDomain(_ p: UnsafeRawBufferPointer, starts: UnsafeMutableBufferPointer<Int>, labels: Int,
+                                closestEncloser: Int) -> Int {
+        withUnsafeTemporaryAllocation(byteCount: DNSName.maxWireLength, alignment: 1) { key in
+            var k = 0
+            var label = labels
+            while label > 0 {
+                label &-= 1
+                let start = starts[label]
+                let length = Int(p[start])
+                key[k] = UInt8(length)
+                for j in 1...length { key[k &+ j] = asciiLower(p[start &+ j]) }
+                k &+= length &+ 1
+            }
+            return denial.nxdomain(key: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(key)[0..<k]), closestEncloser: closestEncloser)
         }
     }
 }

@@ -15,6 +15,10 @@ public final class ZoneIndex: Sendable {
     /// Addresses (4 or 16 bytes) of the apex name servers, from the zone's
     /// own glue: for the root, the 13 root servers the freshness monitor asks.
     public let apexServerAddresses: [[UInt8]]
+    /// The earliest expiration of the zone's RRSIGs (RFC 4034 §3.1.5, seconds
+    /// since 1970), nil when the data carries none: past it, a validating
+    /// resolver treats the answers as bogus however recent the serial is.
+    public let signaturesExpire: UInt32?
 
     let table: NameTable
     let nodes: [Node]
@@ -30,6 +34,8 @@ public final class ZoneIndex: Sendable {
     /// The SOA for NXDOMAIN and NODATA, with TTL min(SOA TTL, MINIMUM)
     /// (RFC 2308 §5), anchored at the apex.
     let negative: Int
+    /// NXDOMAIN with its NSEC proofs, for DO queries; empty without DNSSEC data.
+    let denial: DenialChain
 
     /// Plain values only, so that reading a node costs no reference counting.
     struct Node: Sendable {
@@ -39,11 +45,19 @@ public final class ZoneIndex: Sendable {
         var answers: Range<Int>
         /// The RRset that stands for all of them in a minimal ANY reply.
         var anyType: RRType?
+        /// For DO: the referral with the DS RRset, or the NSEC proving there
+        /// is none, and their RRSIGs (RFC 4035 §3.1.4).
+        var signedReferral: Int?
+        /// For DO: NODATA, the SOA and the NSEC proving the type absent, with
+        /// their RRSIGs (RFC 4035 §3.1.3.1).
+        var signedNoData: Int
     }
 
     struct Answer: Sendable {
         var type: RRType
         var template: Int
+        /// For DO: the RRset with its RRSIGs (RFC 4035 §3.1.1).
+        var signedTemplate: Int
     }
 
     public enum LoadError: Error, Sendable, CustomStringConvertible {
@@ -124,31 +138,18 @@ public final class ZoneIndex: Sendable {
             defer { packed += template.packed }
             return packed.count
         }
-        var built: [Node] = []
-        var answers: [Answer] = []
-        for name in names {
-            let sets = rrsets[name] ?? [:]
-            let first = answers.count
-            var referral: Int?
-            var anyType: RRType?
-            if delegations.contains(name), let ns = sets[.ns] {
-                referral = add(Self.referral(ns: ns, cut: name, addresses: addresses))
-                if let ds = sets[.ds] {
-                    answers.append(Answer(type: .ds, template: add(Self.answer(ds, anchor: name, addresses: addresses))))
-                }
-            } else {
-                for (type, set) in sets {
-                    answers.append(Answer(type: type, template: add(Self.answer(set, anchor: name, addresses: addresses))))
-                }
-                anyType = sets[.soa] != nil ? .soa : sets.keys.min()
-            }
-            built.append(Node(referral: referral, answers: first..<answers.count, anyType: anyType))
+
+        // DNSSEC: RRSIGs by the type they cover (RFC 4034 §3.1, the first two
+        // rdata bytes), and the NSEC chain. A zone without them (stripped, the
+        // default) gets no second set of templates: DO changes nothing there.
+        let rrsigs = ownerOrder.flatMap { rrsets[$0]?[.rrsig] ?? [] }.filter { $0.rdata.count >= 12 }
+        signaturesExpire = rrsigs.map { UInt32($0.rdata[8]) << 24 | UInt32($0.rdata[9]) << 16 | UInt32($0.rdata[10]) << 8 | UInt32($0.rdata[11]) }.min()
+        let isSigned = !rrsigs.isEmpty
+        func signed(_ name: DNSName, _ type: RRType) -> Signed {
+            let set = rrsets[name]?[type] ?? []
+            let covering = (rrsets[name]?[.rrsig] ?? []).filter { $0.rdata.count >= 2 && RRType(UInt16($0.rdata[0]) << 8 | UInt16($0.rdata[1])) == type }
+            return Signed(set: set, signatures: covering)
         }
-        nodes = built
-        self.answers = answers
-        apexNode = 0
-        table = NameTable(names: names)
-        delegationCount = delegations.filter { $0.parent == apex }.count
 
         var negativeSOA = soaRecord
         negativeSOA.owner = apex
@@ -156,7 +157,82 @@ public final class ZoneIndex: Sendable {
         var builder = ResponseTemplate.Builder(anchor: apex)
         builder.add(negativeSOA, section: .authority)
         negative = add(builder.build())
+        let signedSOA = Signed(set: [negativeSOA], signatures: signed(apex, .soa).signatures)
+
+        let nsecOwners = DenialChain.canonicallySorted(isSigned ? names.filter { rrsets[$0]?[.nsec] != nil } : [])
+        var denial = DenialChain(sortedOwners: nsecOwners)
+        /// The negative reply proving `proofs` (NSEC owners), in Knot's order.
+        func negativeTemplate(proving proofs: [DNSName]) -> Int {
+            var builder = ResponseTemplate.Builder(anchor: apex)
+            builder.add(signed: [signedSOA] + proofs.map { signed($0, .nsec) }, section: .authority)
+            return add(builder.build())
+        }
+        let nodeNames = Set(names)
+        denial.setReplies(nsecOwners.indices.map { i in
+            let owner = nsecOwners[i]
+            let next = nsecOwners[(i + 1) % nsecOwners.count]
+            // Closest-encloser candidates: ancestors of the gap's ends that are
+            // nodes and no delegation (below one, the answer is a referral).
+            var candidates: [DNSName] = [apex]
+            for end in [owner, next] {
+                var n: DNSName? = end
+                while let name = n, name != apex {
+                    if nodeNames.contains(name), !delegations.contains(name), !candidates.contains(name) { candidates.append(name) }
+                    n = name.parent
+                }
+            }
+            return candidates.map { encloser in
+                let wildcard = nsecOwners[denial.gap(of: DNSName(uncheckedWire: [1, UInt8(ascii: "*")] + encloser.wire))]
+                return DenialChain.Reply(closestEncloser: nodeOf[encloser]!,
+                                         template: negativeTemplate(proving: wildcard == owner ? [owner] : [owner, wildcard]))
+            }
+        })
+        self.denial = denial
+
+        var built: [Node] = []
+        var answers: [Answer] = []
+        for name in names {
+            let sets = rrsets[name] ?? [:]
+            let first = answers.count
+            var referral: Int?
+            var signedReferral: Int?
+            var anyType: RRType?
+            func answer(_ type: RRType) -> Answer {
+                let plain = add(Self.answer(Signed(set: sets[type]!, signatures: []), anchor: name, addresses: addresses))
+                return Answer(type: type, template: plain,
+                              signedTemplate: isSigned ? add(Self.answer(signed(name, type), anchor: name, addresses: addresses)) : plain)
+            }
+            if delegations.contains(name), let ns = sets[.ns] {
+                referral = add(Self.referral(ns: ns, proof: [], cut: name, addresses: addresses))
+                signedReferral = referral
+                if isSigned {
+                    let proof = sets[.ds] != nil ? signed(name, .ds) : signed(name, .nsec)
+                    signedReferral = add(Self.referral(ns: ns, proof: [proof], cut: name, addresses: addresses))
+                }
+                if sets[.ds] != nil { answers.append(answer(.ds)) }
+            } else {
+                for type in sets.keys { answers.append(answer(type)) }
+                anyType = sets[.soa] != nil ? .soa : sets.keys.min()
+            }
+            // An empty non-terminal has no NSEC of its own: the one whose gap holds it proves it.
+            let proof = sets[.nsec] != nil || denial.isEmpty ? name : nsecOwners[denial.gap(of: name)]
+            let signedNoData = isSigned ? negativeTemplate(proving: denial.isEmpty ? [] : [proof]) : negative
+            built.append(Node(referral: referral, answers: first..<answers.count, anyType: anyType,
+                              signedReferral: signedReferral, signedNoData: signedNoData))
+        }
+        nodes = built
+        self.answers = answers
+        apexNode = 0
+        table = NameTable(names: names)
+        delegationCount = delegations.filter { $0.parent == apex }.count
         templates = packed
+    }
+
+    /// An RRset and the RRSIGs that cover it (none for unsigned data: glue,
+    /// the NS at a delegation, or any RRset when DO is not set).
+    struct Signed {
+        var set: [ResourceRecord]
+        var signatures: [ResourceRecord]
     }
 
     /// Writes template `template` (an offset in `templates`) into a reply.
@@ -176,9 +252,11 @@ public final class ZoneIndex: Sendable {
     /// that an IPv4-only resolver without EDNS (dnscache) gets every address
     /// it can use, even in a truncated referral (`net`: 13 in-domain servers
     /// with A and AAAA need 572 bytes of glue, so TC is set at 512).
-    static func referral(ns: [ResourceRecord], cut: DNSName, addresses: (DNSName) -> [[ResourceRecord]]) -> ResponseTemplate {
+    /// With DO, `proof` is the DS RRset or the NSEC that proves there is
+    /// none, signed: required before any glue (RFC 4035 §3.1.4).
+    static func referral(ns: [ResourceRecord], proof: [Signed], cut: DNSName, addresses: (DNSName) -> [[ResourceRecord]]) -> ResponseTemplate {
         var builder = ResponseTemplate.Builder(anchor: cut)
-        for record in ns { builder.add(record, section: .authority) }
+        builder.add(signed: [Signed(set: ns, signatures: [])] + proof, section: .authority)
         var required: [[ResourceRecord]] = [[], []]
         var optional: [[ResourceRecord]] = [[], []]
         var seen: Set<DNSName> = []
@@ -198,16 +276,19 @@ public final class ZoneIndex: Sendable {
 
     /// The RRset in the answer section; for NS (and MX), the targets'
     /// addresses as optional additional data (RFC 1034 §4.3.2 step 6).
-    static func answer(_ set: [ResourceRecord], anchor: DNSName, addresses: (DNSName) -> [[ResourceRecord]]) -> ResponseTemplate {
+    static func answer(_ signed: Signed, anchor: DNSName, addresses: (DNSName) -> [[ResourceRecord]]) -> ResponseTemplate {
         var builder = ResponseTemplate.Builder(anchor: anchor)
-        for record in set {
-            var r = record
-            r.owner = anchor
-            builder.add(r, section: .answer)
+        func anchored(_ records: [ResourceRecord]) -> [ResourceRecord] {
+            records.map { record in
+                var r = record
+                r.owner = anchor
+                return r
+            }
         }
+        builder.add(signed: [Signed(set: anchored(signed.set), signatures: anchored(signed.signatures))], section: .answer)
         var extraA: [ResourceRecord] = []
         var extraAAAA: [ResourceRecord] = []
-        for record in set where record.type == .ns || record.type == .mx {
+        for record in signed.set where record.type == .ns || record.type == .mx {
             let target = DNSName(uncheckedWire: Array(record.rdata[(record.type == .mx ? 2 : 0)...]))
             let sets = addresses(target)
             extraA += sets[0]
@@ -215,5 +296,15 @@ public final class ZoneIndex: Sendable {
         }
         for glue in extraA + extraAAAA { builder.add(glue, section: .additional, required: false) }
         return builder.build()
+    }
+}
+
+extension ResponseTemplate.Builder {
+    /// RRsets, then their RRSIGs, each one unit and required: Knot's order,
+    /// so that a truncated reply holds the same records as Knot's (RFC 4035
+    /// §3.1.1: a reply without the RRSIGs it needs is truncated).
+    mutating func add(signed sets: [ZoneIndex.Signed], section: ResponseTemplate.Section) {
+        for signed in sets { add(rrset: signed.set, section: section) }
+        for signed in sets where !signed.signatures.isEmpty { add(rrset: signed.signatures, section: section) }
     }
 }

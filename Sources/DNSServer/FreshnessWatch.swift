@@ -114,15 +114,19 @@ final class FreshnessWatch: Sendable {
         let now = Int64(time(nil))
         let zone = served.zone
         let lastRefresh = RefreshState.lastRefresh(forData: settings.dataPath)
-        let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time)
-        let reload = lastReload.load(ordering: .relaxed)
         // What refresh proved holds for the data served only if refresh put it there.
         let state = RefreshState.read(forData: settings.dataPath)
         let proven = lastRefresh?.source == "refresh" && state.serial != nil && state.serial == zone?.soa.serial
+        // Served RRSIGs are what a validating resolver checks; stripped data
+        // still came from a signed zone whose expiry refresh recorded.
+        let signaturesExpire = zone?.signaturesExpire.map(Int64.init) ?? (proven ? state.signaturesExpire : nil)
+        let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time,
+                                  signaturesExpire: signaturesExpire)
+        let reload = lastReload.load(ordering: .relaxed)
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
                             thresholds: settings.thresholds, observation: monitor.lastObservation,
                             lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source,
-                            verified: proven ? state.verified ?? [] : [], signaturesExpire: proven ? state.signaturesExpire : nil)
+                            verified: proven ? state.verified ?? [] : [])
     }
 
     /// `/metrics`, with the gauges set from the same moment's report.
@@ -130,6 +134,7 @@ final class FreshnessWatch: Sendable {
         let report = report()
         metrics.dataAge.set(report.assessment.age ?? -1)
         metrics.zoneSerial.set(Int64(report.input.localSerial ?? 0))
+        metrics.signaturesExpire.set(report.input.signaturesExpire.map { Double($0 - report.input.now) } ?? .nan)
         switch report.input.upstream {
         case .unknown:
             metrics.upstreamSerial.set(Int64(0))

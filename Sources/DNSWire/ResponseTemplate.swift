@@ -21,8 +21,8 @@ public struct ResponseTemplate: Sendable {
     /// Layout, all fields native `Int32`:
     /// - header: byte count, unit count, fixup count, and the answer,
     ///   authority and additional counts of the whole template;
-    /// - per unit: end offset in the bytes, end of its fixups, flags
-    ///   (section, and `requiredFlag`);
+    /// - per unit (one record, or an RRset): end offset in the bytes, end of
+    ///   its fixups, flags (section, `requiredFlag`, record count);
     /// - per fixup: position in the bytes, target: `>= 0` an offset in the
     ///   bytes, `< 0` the question-name suffix of length `-target`;
     /// - the reply bytes, pointers still zero.
@@ -32,6 +32,8 @@ public struct ResponseTemplate: Sendable {
     static let unitFields = 3
     static let fixupFields = 2
     static let requiredFlag: Int32 = 0x100
+    /// A unit's flags carry its record count above this bit.
+    static let recordShift: Int32 = 16
 
     /// How a template landed in a reply.
     public struct Placement: Sendable {
@@ -43,10 +45,11 @@ public struct ResponseTemplate: Sendable {
         /// Counts one unit with these flags (see `packed`) in its section.
         @inline(__always)
         mutating func count(_ flags: Int) {
+            let records = UInt16(truncatingIfNeeded: flags >> Int(recordShift))
             switch flags & 0xFF {
-            case 0: counts.answer &+= 1
-            case 1: counts.authority &+= 1
-            default: counts.additional &+= 1
+            case 0: counts.answer &+= records
+            case 1: counts.authority &+= records
+            default: counts.additional &+= records
             }
         }
     }
@@ -142,6 +145,7 @@ public struct ResponseTemplate: Sendable {
             var fixupEnd: Int
             var section: Section
             var required: Bool
+            var records: Int
         }
 
         private var bytes: [UInt8] = []
@@ -157,10 +161,23 @@ public struct ResponseTemplate: Sendable {
         }
 
         public mutating func add(_ record: ResourceRecord, section: Section, required: Bool = true) {
+            add(rrset: [record], section: section, required: required)
+        }
+
+        /// Adds records as one unit: a reply carries an RRset whole or not
+        /// at all (RFC 2181 §5.1, §9), so a truncated reply never holds part
+        /// of one, as Knot's and NSD's do not.
+        public mutating func add(rrset: [ResourceRecord], section: Section, required: Bool = true) {
             if let last = units.last {
                 precondition(last.section.rawValue <= section.rawValue, "sections out of order")
                 precondition(last.required || !required || last.section != section, "required after optional")
             }
+            for record in rrset { append(record, register: required) }
+            units.append(Unit(end: bytes.count, fixupEnd: fixups.count, section: section, required: required,
+                              records: rrset.count))
+        }
+
+        private mutating func append(_ record: ResourceRecord, register required: Bool) {
             name(record.owner.wire, register: required)
             u16(record.type.rawValue)
             u16(record.rclass.rawValue)
@@ -181,15 +198,15 @@ public struct ResponseTemplate: Sendable {
             let rdlength = bytes.count - lengthAt - 2
             bytes[lengthAt] = UInt8(rdlength >> 8)
             bytes[lengthAt + 1] = UInt8(rdlength & 0xFF)
-            units.append(Unit(end: bytes.count, fixupEnd: fixups.count, section: section, required: required))
         }
 
         public func build() -> ResponseTemplate {
             precondition(bytes.count <= Int(Int32.max), "template too large")
             var fields: [Int32] = [Int32(bytes.count), Int32(units.count), Int32(fixups.count), 0, 0, 0]
             for unit in units {
-                fields[3 + unit.section.rawValue] += 1
-                fields += [Int32(unit.end), Int32(unit.fixupEnd), Int32(unit.section.rawValue) | (unit.required ? requiredFlag : 0)]
+                fields[3 + unit.section.rawValue] += Int32(unit.records)
+                fields += [Int32(unit.end), Int32(unit.fixupEnd),
+                           Int32(unit.section.rawValue) | (unit.required ? requiredFlag : 0) | Int32(unit.records) << recordShift]
             }
             for fixup in fixups { fields += [Int32(fixup.position), Int32(fixup.target)] }
             var template = ResponseTemplate()

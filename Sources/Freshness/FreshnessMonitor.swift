@@ -141,10 +141,11 @@ public final class FreshnessMonitor: Sendable {
 
     /// The policy's input for the zone served now. Behind-ness is judged
     /// against the current serial, so a reload clears it at once.
-    public func input(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?) -> FreshnessInput {
+    public func input(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?,
+                      signaturesExpire: Int64? = nil) -> FreshnessInput {
         state.withLock { s in
             FreshnessInput(now: now, localSerial: localSerial, soaExpire: soaExpire, lastRefresh: lastRefresh,
-                           upstream: s.last?.view ?? .unknown, behindSince: s.behindSince)
+                           upstream: s.last?.view ?? .unknown, behindSince: s.behindSince, signaturesExpire: signaturesExpire)
         }
     }
 }

@@ -10,11 +10,17 @@ public struct FreshnessThresholds: Sendable, Equatable {
     public var criticalAge: Int64 = 72 * 3600
     /// Behind the live roots for longer than this: critical.
     public var criticalBehind: Int64 = 24 * 3600
+    /// The earliest served RRSIG expires within this: warning (the root's
+    /// signatures last about two weeks and are renewed twice a day, so two
+    /// days left means several refreshes have failed or were not installed).
+    public var signatureWarning: Int64 = 2 * 86400
 
-    public init(warningAge: Int64 = 26 * 3600, criticalAge: Int64 = 72 * 3600, criticalBehind: Int64 = 24 * 3600) {
+    public init(warningAge: Int64 = 26 * 3600, criticalAge: Int64 = 72 * 3600, criticalBehind: Int64 = 24 * 3600,
+                signatureWarning: Int64 = 2 * 86400) {
         self.warningAge = warningAge
         self.criticalAge = criticalAge
         self.criticalBehind = criticalBehind
+        self.signatureWarning = signatureWarning
     }
 }
 
@@ -77,14 +83,19 @@ public struct FreshnessInput: Sendable {
     public var upstream: UpstreamView
     /// Since when the local serial has been seen behind the upstream majority.
     public var behindSince: Int64?
+    /// When the earliest RRSIG of the served data expires; nil when it
+    /// carries none (DNSSEC stripped, the default).
+    public var signaturesExpire: Int64?
 
-    public init(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?, upstream: UpstreamView, behindSince: Int64?) {
+    public init(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?, upstream: UpstreamView, behindSince: Int64?,
+                signaturesExpire: Int64? = nil) {
         self.now = now
         self.localSerial = localSerial
         self.soaExpire = soaExpire
         self.lastRefresh = lastRefresh
         self.upstream = upstream
         self.behindSince = behindSince
+        self.signaturesExpire = signaturesExpire
     }
 
     /// Whether the served serial is older (RFC 1982) than the upstream majority.
@@ -131,6 +142,15 @@ public enum FreshnessPolicy {
         if input.isBehind, case .majority(let serial, _) = input.upstream {
             let status: FreshnessStatus = behindFor > thresholds.criticalBehind ? .critical : .warning
             findings.append((status, "serial \(input.localSerial!) behind the live roots' \(serial) for \(duration(behindFor))"))
+        }
+        // A validating resolver treats data whose signatures expired as
+        // bogus, however recent its serial: it fails every lookup.
+        if let expires = input.signaturesExpire {
+            if expires <= input.now {
+                findings.append((.critical, "DNSSEC signatures expired \(duration(input.now - expires)) ago"))
+            } else if expires - input.now <= thresholds.signatureWarning {
+                findings.append((.warning, "DNSSEC signatures expire in \(duration(expires - input.now))"))
+            }
         }
         findings.sort { $0.0 > $1.0 }
         return FreshnessAssessment(status: findings.first?.0 ?? .ok, age: age, behindFor: behindFor, reasons: findings.map(\.1))

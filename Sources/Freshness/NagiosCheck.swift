@@ -41,7 +41,11 @@ public struct NagiosCheck: Sendable, Equatable {
         }
         if a.status != .ok { summary += " (" + a.reasons.joined(separator: "; ") + ")" }
         if let mode, mode != "serve" { summary += ", queries: \(mode)" }
-        let perf = "age=\(a.age.map { "\($0)s" } ?? "U");\(thresholds.warningAge);\(thresholds.criticalAge) behind=\(a.behindFor)s;;\(thresholds.criticalBehind)"
+        var perf = "age=\(a.age.map { "\($0)s" } ?? "U");\(thresholds.warningAge);\(thresholds.criticalAge) behind=\(a.behindFor)s;;\(thresholds.criticalBehind)"
+        if let expires = input.signaturesExpire {
+            // Nagios ranges `N:` alert below N: warning within the threshold, critical once passed.
+            perf += " signatures=\(expires - input.now)s;\(thresholds.signatureWarning):;0:"
+        }
         line = "ROOTMIRROR \(state.label) - \(summary) | \(perf)"
     }
 

@@ -49,15 +49,18 @@ public enum HealthCheck {
               let warningAge = int(thresholdsJSON["warning_age_seconds"]),
               let criticalAge = int(thresholdsJSON["critical_age_seconds"]),
               let criticalBehind = int(thresholdsJSON["critical_behind_seconds"]) else { return nil }
-        let thresholds = FreshnessThresholds(warningAge: warningAge, criticalAge: criticalAge, criticalBehind: criticalBehind)
+        let thresholds = FreshnessThresholds(warningAge: warningAge, criticalAge: criticalAge, criticalBehind: criticalBehind,
+                                             signatureWarning: int(thresholdsJSON["signature_warning_seconds"]) ?? FreshnessThresholds().signatureWarning)
         let upstreamJSON = json["upstream"] as? [String: Any] ?? [:]
         var view = UpstreamView.unknown
         if let serial = int(upstreamJSON["serial"]), let answered = int(upstreamJSON["answered"]) {
             view = .majority(serial: UInt32(truncatingIfNeeded: serial), answered: Int(answered))
         }
         let localSerial = int(json["local_serial"]).map { UInt32(truncatingIfNeeded: $0) }
+        // Times relative to the document's moment (now 0): what is left is what the perfdata shows.
         let input = FreshnessInput(now: 0, localSerial: localSerial, soaExpire: UInt32(int(json["soa_expire_seconds"]) ?? 0),
-                                   lastRefresh: nil, upstream: view, behindSince: nil)
+                                   lastRefresh: nil, upstream: view, behindSince: nil,
+                                   signaturesExpire: int(json["signatures_expire_seconds"]))
         // "no data" has no severity of its own: it is critical.
         let status = FreshnessStatus(name: statusName) ?? .critical
         let assessment = FreshnessAssessment(status: status, age: int(json["data_age_seconds"]),
@@ -90,7 +93,8 @@ public enum HealthCheck {
             served: { .init(serial: zone.soa.serial, apexServerAddresses: zone.apexServerAddresses) })
         let now = monitor.checkNow().time
         let input = monitor.input(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire,
-                                  lastRefresh: RefreshState.lastRefresh(forData: data)?.time)
+                                  lastRefresh: RefreshState.lastRefresh(forData: data)?.time,
+                                  signaturesExpire: zone.signaturesExpire.map(Int64.init))
         return NagiosCheck(FreshnessPolicy.assess(input, thresholds: thresholds), input: input, thresholds: thresholds)
     }
 

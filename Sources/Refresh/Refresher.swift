@@ -37,6 +37,9 @@ public struct RefreshOptions: Sendable {
     /// What the zone's own proofs must show: by default its DNSSEC chain from
     /// IANA's anchors and its ZONEMD digest, both required.
     public var proofs = VerificationPolicy(anchors: RootAnchors.valid(at: Int64(time(nil))), now: Int64(time(nil)))
+    /// Keep the DNSSEC records (compile's --keep-dnssec), so that `serve`
+    /// answers DO queries as the root servers do, for validating resolvers.
+    public var keepDNSSEC = false
 
     public init() {}
 
@@ -232,7 +235,7 @@ public enum Refresher {
         let proofs = PipelineVerification(apex: .root, file: zone, policy: options.proofs)
         do {
             let text = try ZoneText(path: zone, maximumSize: options.maximumZoneSize)
-            let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: false)
+            let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: options.keepDNSSEC)
             prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
                                                                  verify: proofs.run))
         } catch {

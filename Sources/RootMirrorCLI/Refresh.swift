@@ -50,6 +50,9 @@ struct RefreshCommand: ParsableCommand {
     @Flag(help: "Install even if the serial is not newer, and download even if unchanged.")
     var force = false
 
+    @Flag(help: "Keep RRSIG, DNSKEY, DS, NSEC, ZONEMD and other DNSSEC records, for validating resolvers.")
+    var keepDNSSEC = false
+
     // Named explicitly: derived from the property it would be --min-tl-ds.
     @Option(name: .customLong("min-tlds"), help: "Refuse a zone with fewer TLDs than this.")
     var minTLDs = 1000
@@ -84,6 +87,7 @@ struct RefreshCommand: ParsableCommand {
         var options = RefreshOptions()
         options.data = data
         options.force = force
+        options.keepDNSSEC = keepDNSSEC
         options.minimumTLDs = minTLDs
         options.fetch.maximumSize = maxSize << 20
         options.fetch.connectTimeout = .milliseconds(Int(connectTimeout * 1000))

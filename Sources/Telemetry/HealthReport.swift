@@ -19,14 +19,12 @@ public struct HealthReport: Sendable {
     /// `data.cdb written` (a compile by hand, or no state file).
     public var lastRefreshSource: String?
     /// The proofs the served zone passed when refresh installed it
-    /// (`openpgp`, `dnssec`, `zonemd`; empty when not known), and its
-    /// earliest RRSIG expiration.
+    /// (`openpgp`, `dnssec`, `zonemd`; empty when not known).
     public var verified: [String]
-    public var signaturesExpire: Int64?
 
     public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
                 observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil,
-                verified: [String] = [], signaturesExpire: Int64? = nil) {
+                verified: [String] = []) {
         self.assessment = assessment
         self.input = input
         self.thresholds = thresholds
@@ -35,7 +33,6 @@ public struct HealthReport: Sendable {
         self.mode = mode
         self.lastRefreshSource = lastRefreshSource
         self.verified = verified
-        self.signaturesExpire = signaturesExpire
     }
 
     public var httpStatus: Int {
@@ -71,9 +68,10 @@ public struct HealthReport: Sendable {
             ("last_reload", JSON.time(lastReload)),
             ("soa_expire_seconds", "\(input.soaExpire)"),
             ("verified", "[" + verified.map(JSON.string).joined(separator: ", ") + "]"),
-            ("signatures_expire", JSON.time(signaturesExpire)),
+            ("signatures_expire", JSON.time(input.signaturesExpire)),
+            ("signatures_expire_seconds", input.signaturesExpire.map { String($0 - input.now) } ?? "null"),
             ("thresholds", "{\"warning_age_seconds\": \(thresholds.warningAge), \"critical_age_seconds\": \(thresholds.criticalAge), "
-                + "\"critical_behind_seconds\": \(thresholds.criticalBehind)}"),
+                + "\"critical_behind_seconds\": \(thresholds.criticalBehind), \"signature_warning_seconds\": \(thresholds.signatureWarning)}"),
         ]
         return "{" + fields.map { "\(JSON.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}\n"
     }

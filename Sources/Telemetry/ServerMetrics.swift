@@ -28,6 +28,7 @@ public final class ServerMetrics: Sendable {
     public let dataAge: Gauge
     public let upstreamSerial: Gauge
     public let upstreamsAnswering: Gauge
+    public let signaturesExpire: Gauge
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -74,6 +75,8 @@ public final class ServerMetrics: Sendable {
                                             help: "SOA serial most live roots reported at the last check (0 when none answered).")
         upstreamsAnswering = registry.makeGauge(name: "rootmirror_upstreams_answering", labels: [],
                                                 help: "Live roots that answered the last SOA check.")
+        signaturesExpire = registry.makeGauge(name: "rootmirror_signatures_expire_seconds", labels: [],
+                                              help: "Seconds until the earliest RRSIG served expires, negative once it has (NaN without DNSSEC data).")
     }
 
     /// Counts one packet and what was done with it.

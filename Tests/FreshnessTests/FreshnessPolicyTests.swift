@@ -25,6 +25,22 @@ import Testing
         #expect(expired.status == .expired && expired.reasons.first?.contains("past the SOA expire of 7d") == true)
     }
 
+    @Test func signatureExpiry() {
+        func status(expiresIn seconds: Int64?) -> FreshnessAssessment {
+            var i = input()
+            i.signaturesExpire = seconds.map { now + $0 }
+            return FreshnessPolicy.assess(i)
+        }
+        #expect(status(expiresIn: nil).status == .ok)
+        #expect(status(expiresIn: 2 * 86400 + 1).status == .ok)
+        let soon = status(expiresIn: 2 * 86400)
+        #expect(soon.status == .warning && soon.reasons == ["DNSSEC signatures expire in 2d"])
+        let passed = status(expiresIn: 0)
+        #expect(passed.status == .critical && passed.reasons == ["DNSSEC signatures expired 0s ago"])
+        // Critical, not expired: the data itself is still within its SOA expire, so it is still served.
+        #expect(status(expiresIn: -86400).status == .critical)
+    }
+
     @Test func behindTheRoots() {
         let fresh = FreshnessPolicy.assess(input(upstream: [2_026_082_300, 2_026_082_300, 2_026_082_201], behindSince: now - hour))
         #expect(fresh.status == .warning && fresh.behindFor == hour)

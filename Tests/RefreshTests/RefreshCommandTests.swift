@@ -1,5 +1,6 @@
 import BuildInfo
 import CDBStore
+import DNSWire
 import Foundation
 import Refresh
 import Testing
@@ -282,6 +283,24 @@ import Glibc
         #expect(state.verified == ["openpgp", "dnssec"] && state.signaturesExpire == 1_684_904_400)
         #expect(state.source == URL(fileURLWithPath: mirror.zone).resolvingSymlinksInPath().path && state.etag == nil)
         #expect(target.onlyFinalFiles)
+    }
+
+    @Test func keepDNSSECKeepsEveryRecordAsCompileDoes() throws {
+        try key.sign(mirror.directory.write("root.zone.gz", bytes(zone2023)))
+        let signed = try target.refresh(["--file", mirror.zone, "--sig", mirror.signature, "--keyring", key.publicKey, "--keep-dnssec"])
+        #expect(signed.status == 0, "stderr: \(signed.stderr)")
+        let kept = try DataStore.load(path: target.data)
+        // The whole zone: 24,911 records, the RRSIGs, NSECs and the apex DNSKEYs among them.
+        #expect(kept.count == 24_911)
+        #expect(kept.contains { $0.type == .rrsig } && kept.contains { $0.type == .nsec } && kept.contains { $0.type == .dnskey })
+        // The same file as compile --keep-dnssec writes.
+        let compiled = target.scratch.path + "/compiled.cdb"
+        let compile = try run(rootmirrorBinary, ["compile", mirror.zone, "-o", compiled, "--keep-dnssec"])
+        #expect(compile.status == 0 && bytes(compiled) == bytes(target.data), "\(compile.output)")
+        // Without the flag the next install strips them again.
+        let stripped = try target.refresh(["--file", mirror.zone, "--sig", mirror.signature, "--keyring", key.publicKey, "--force"])
+        #expect(stripped.status == 0, "stderr: \(stripped.stderr)")
+        #expect(try !DataStore.load(path: target.data).contains { $0.type.isDNSSEC })
     }
 
     @Test func builtInKeyRefusesAThrowawaySignature() throws {

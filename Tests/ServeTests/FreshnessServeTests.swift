@@ -261,6 +261,63 @@ struct FreshnessServeTests {
         #expect(bad.status == 64 && bad.stderr.hasPrefix("rootmirror: --upstream: bad address 'not-an-address'") && bad.output.isEmpty)
     }
 
+    @Test("DNSSEC data: signatures about to expire warn, expired ones are critical, in check, /health and /metrics")
+    func signatureExpiry() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        let root = """
+            . 86400 IN SOA a.root-servers.net. nstld.example. 2026112700 1800 900 604800 86400
+            . 518400 IN NS a.root-servers.net.
+            root-servers.net. 172800 IN NS a.root-servers.net.
+            a.root-servers.net. 172800 IN A 127.0.0.1
+            example. 172800 IN NS ns.example.
+            ns.example. 172800 IN A 127.0.0.2
+
+            """
+        let day: TimeInterval = 86400
+        let cases: [(name: String, inception: TimeInterval, expiration: TimeInterval, exit: Int32, status: String, text: String)] = [
+            ("valid", -day, 10 * day, 0, "ok", "ROOTMIRROR OK - serial 2026112700 current"),
+            ("expiring", -day, day, 1, "warning", "(DNSSEC signatures expire in "),
+            ("expired", -3 * day, -2 * Self.hour, 2, "critical", "(DNSSEC signatures expired 2h ago"),
+        ]
+        for c in cases {
+            let signed = try DNSSECKeys(origin: ".", in: dir, name: c.name)
+                .sign(root, in: dir, name: c.name, inception: Date(timeIntervalSinceNow: c.inception), expiration: Date(timeIntervalSinceNow: c.expiration))
+            let data = dir.file("\(c.name).cdb")
+            let compile = try run(Paths.binary, ["compile", signed, "-o", data, "--keep-dnssec"])
+            try #require(compile.status == 0, "\(compile.stderr)")
+            // The upstream serves the same serial: only the signatures decide.
+            let upstream = try fakeRoot(data, dir)
+            defer { upstream.stop() }
+            let result = try check(["-d", data, "--upstream", upstream.endpoint.description])
+            #expect(result.status == c.exit && result.output.contains(c.text), "\(c.name): \(result.output)")
+            let left = Int(c.expiration)
+            let perf = try #require(result.output.split(separator: " ").first { $0.hasPrefix("signatures=") }, "\(result.output)")
+            let seconds = try #require(Int(perf.dropFirst("signatures=".count).prefix { $0 != "s" }))
+            #expect(abs(seconds - left) < 120 && perf.hasSuffix("s;172800:;0:\n"), "\(perf)")
+
+            let http = Endpoint.random()
+            let server = try served(data, dir, upstream: upstream.endpoint, http: http)
+            defer { server.stop() }
+            let report = try waitForHealth(http) { $0.json["last_check"] is String }
+            #expect(report.status == c.status && report.code == (c.exit == 2 ? 503 : 200), "\(c.name): \(report.json)")
+            #expect(abs((report.json["signatures_expire_seconds"] as? Int ?? 0) - left) < 120, "\(report.json)")
+            let gauge = try #require(sample(try metrics(http), "rootmirror_signatures_expire_seconds"))
+            #expect(abs(Int(gauge) - left) < 120)
+            let remote = try check(["--url", "http://\(http)"])
+            #expect(remote.status == c.exit && remote.output.contains(c.text) && remote.output.contains(" signatures="), "\(remote.output)")
+        }
+        // Stripped data has no signatures to watch.
+        let upstream = try fakeRoot(CompiledData.root2026, dir)
+        defer { upstream.stop() }
+        let http = Endpoint.random()
+        let stripped = try served(try agedCopy(of: CompiledData.root2026, in: dir, age: 60), dir, upstream: upstream.endpoint, http: http)
+        defer { stripped.stop() }
+        let report = try waitForHealth(http) { $0.json["last_check"] is String }
+        #expect(report.status == "ok" && report.json["signatures_expire_seconds"] is NSNull, "\(report.json)")
+        #expect(try sample(try metrics(http), "rootmirror_signatures_expire_seconds")?.isNaN == true)
+    }
+
     /// The SOA serial a server gives for `. SOA`, over UDP or TCP.
     func rootSerial(_ server: Endpoint, tcp: Bool = false) throws -> String? {
         let r = try query(.dig, server, (tcp ? ["+tcp"] : []) + [".", "SOA", "+short"])

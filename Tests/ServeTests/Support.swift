@@ -27,12 +27,14 @@ enum CompiledData {
 
     /// The 2023051100 root zone, DNSSEC stripped, as `rootmirror compile` writes it.
     static let root2023: String = compile(Paths.signedRootZone, "root-2023.cdb")
+    /// The same zone compiled with --keep-dnssec: every record, signed answers.
+    static let signedRoot2023: String = compile(Paths.signedRootZone, "root-2023-signed.cdb", ["--keep-dnssec"])
     /// A later root zone (2026082200), for reloads.
     static let root2026: String = compile(Paths.newerRootZone, "root-2026.cdb")
 
-    private static func compile(_ zone: String, _ name: String) -> String {
+    private static func compile(_ zone: String, _ name: String, _ options: [String] = []) -> String {
         let output = directory + "/" + name
-        let result = try! run(Paths.binary, ["compile", zone, "-o", output])
+        let result = try! run(Paths.binary, ["compile", zone, "-o", output] + options)
         precondition(result.status == 0, "compile \(zone) failed: \(result.output)")
         return output
     }

@@ -86,3 +86,32 @@ public final class RootmirrorServer {
         (extra.contains("--http") ? [] : ["--http", "off"]) + (extra.contains("--check-interval") ? [] : ["--check-interval", "off"])
     }
 }
+
+/// Debian's NSD in the foreground, serving `zones` (name, file) on each
+/// `listen` address (`ADDR` or `ADDR@PORT`), with rate limiting off: tests
+/// and benchmarks send many queries from one address.
+public func startNSD(zones: [(name: String, file: String)], listen: [String], in dir: Scratch) throws -> Daemon {
+    let state = dir.file("nsd")
+    try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+    let config = """
+        server:
+        \(listen.map { "    ip-address: \($0)" }.joined(separator: "\n"))
+            server-count: 1
+            rrl-ratelimit: 0
+            username: ""
+            chroot: ""
+            zonesdir: "\(dir.path)"
+            pidfile: "\(state)/nsd.pid"
+            xfrdfile: "\(state)/xfrd.state"
+            zonelistfile: "\(state)/zone.list"
+            database: ""
+            logfile: "\(state)/nsd.log"
+            verbosity: 1
+        remote-control:
+            control-enable: no
+        \(zones.map { "zone:\n    name: \"\($0.name)\"\n    zonefile: \"\($0.file)\"" }.joined(separator: "\n"))
+
+        """
+    try config.write(toFile: dir.file("nsd.conf"), atomically: true, encoding: .utf8)
+    return try Daemon(name: "nsd", executable: "/usr/sbin/nsd", arguments: ["-d", "-c", dir.file("nsd.conf")], logPath: dir.file("nsd.log"))
+}
