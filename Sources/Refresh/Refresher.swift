@@ -99,9 +99,13 @@ public enum Refresher {
 
     public static func run(_ options: RefreshOptions, logger: Logger = Logger(label: "rootmirror.refresh"),
                            progress: Progress? = nil, now: @Sendable () -> Int64 = { Int64(time(nil)) }) async throws(RefreshError) -> RefreshOutcome {
-        SignatureVerifier.startEngineCheck()
+        // The lock first: a run refused it exits at once and must not leave
+        // gpgme's engine check running into exit(), whose teardown of
+        // gpgme's libraries races that thread (seen: SIGSEGV in the tests).
         let lock = try RunLock(data: options.data)
         defer { withExtendedLifetime(lock) {} }
+        SignatureVerifier.startEngineCheck()
+        defer { SignatureVerifier.finishEngineCheck() }
         Workspace.removeStale(beside: options.data)
         let workspace = try Workspace(data: options.data)
         defer { workspace.remove() }

@@ -48,6 +48,12 @@ public struct SignatureVerifier: Sendable {
         _ = engineCheckStarted
     }
 
+    /// Waits for the check `startEngineCheck` began, so that no run returns
+    /// (and exits) while gpgme is inside it.
+    public static func finishEngineCheck() {
+        _ = try? GPGME.initialize()
+    }
+
     private static let engineCheckStarted: Bool = {
         Thread { _ = try? GPGME.initialize() }.start()
         return true
