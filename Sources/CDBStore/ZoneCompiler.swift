@@ -33,14 +33,16 @@ public enum ZoneCompiler {
     /// so the second core is free. Returns the staged file, or why it could
     /// not be written, for the caller to install or discard once it has
     /// judged the zone; when the checks fail it is discarded here and the
-    /// check's error thrown. `output` itself is never touched.
-    public static func prepareAndStage(zoneText: ZoneText, options: ZoneParser.Options, output: String)
+    /// check's error thrown. `output` itself is never touched. `temporary`
+    /// is where it is staged (see `DataStore.stage`).
+    public static func prepareAndStage(zoneText: ZoneText, options: ZoneParser.Options, output: String,
+                                       temporary: String? = nil)
         throws(ZoneError) -> (CheckedZone, Result<DataStore.Staged, StoreError>) {
         let parsed = try ZoneParser.parse(zoneText, options: options)
         let staging = Handoff<DataStore.Staged, StoreError>()
         let records = parsed.records
         DispatchQueue.global(qos: .userInitiated).async {
-            staging.finish(Result { () throws(StoreError) in try DataStore.stage(records, for: output) })
+            staging.finish(Result { () throws(StoreError) in try DataStore.stage(records, for: output, temporary: temporary) })
         }
         let zone: CheckedZone
         do {

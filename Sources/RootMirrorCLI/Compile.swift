@@ -40,6 +40,8 @@ struct Compile: ParsableCommand {
             throw fail("bad --origin '\(origin)': \(error)", exitCode: 64)
         }
         do {
+            DataStore.removeTemporaryOnSignals()
+            DataStore.removeStaleTemporaries(beside: output)
             let text = try ZoneText(path: zone, maximumSize: maxSize << 20)
             let summary = try ZoneCompiler.compile(
                 zoneText: text, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output)
