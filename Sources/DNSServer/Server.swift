@@ -127,14 +127,17 @@ public final class Server {
         memory.shed()
 
         // This thread now only watches: signals, and data.cdb once per interval.
-        var trimPending = true
+        // Intervals (a second or more each) until memory is shed again
+        // after a (re)load: by the second every UDP worker has let go of
+        // the old index (each drops it at its next batch, or at its
+        // once-a-second wake-up when no query comes).
+        let shedDelay = 2
+        var shedIn = 1
         while true {
             let s = signals.wait(milliseconds: c.pollInterval * 1000)
-            if trimPending {
-                // One interval after a (re)load the workers have let go of
-                // the old index (each drops it at its next batch).
-                memory.shed()
-                trimPending = false
+            if shedIn > 0 {
+                shedIn -= 1
+                if shedIn == 0 { memory.shed() }
             }
             if s == SIGTERM || s == SIGINT {
                 logger.info("stopping", metadata: ["signal": "\(s == SIGTERM ? "TERM" : "INT")"])
@@ -144,13 +147,13 @@ public final class Server {
             if s == SIGHUP {
                 seen = now
                 watch.reloaded(succeeded: reload(into: holder, reason: "SIGHUP"))
-                trimPending = true
+                shedIn = shedDelay
             } else if now != seen {
                 // Remembered even when the load fails, so a bad file is
                 // reported once, and retried only when it changes again.
                 seen = now
                 if now != nil { watch.reloaded(succeeded: reload(into: holder, reason: "data.cdb replaced")) }
-                trimPending = true
+                shedIn = shedDelay
             } else {
                 watch.update()
             }

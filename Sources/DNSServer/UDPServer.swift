@@ -63,6 +63,11 @@ final class UDPServer: @unchecked Sendable {
         // the previous batch (the kernel caps it at net.core.rmem_max).
         var buffer: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
+        // A worker that gets no query still wakes once a second, to let go
+        // of a replaced index: SO_REUSEPORT may send it nothing for hours,
+        // and the old zone's memory would stay with it until then.
+        var wake = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wake, socklen_t(MemoryLayout<timeval>.size))
         let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
         guard rc == 0 else {
             let why = errnoDescription()
@@ -132,6 +137,7 @@ final class UDPServer: @unchecked Sendable {
         while true {
             let received = cnet_recvmmsg(fd, rxMsgs, UInt32(batch), CNET_MSG_WAITFORONE, nil)
             if stopping.load(ordering: .acquiring) { break }
+            view.refresh()
             if received <= 0 {
                 let code = errno
                 if received < 0 && code != EINTR && code != EAGAIN && code != reportedError {
@@ -141,7 +147,6 @@ final class UDPServer: @unchecked Sendable {
                 }
                 continue
             }
-            view.refresh()
             let zone = view.zone
             let intercepting = expiry.isIntercepting
             var replies = 0
