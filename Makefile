@@ -6,6 +6,7 @@
 #   make install                      build (release, static stdlib) and install
 #   make install DESTDIR=/tmp/root    stage under /tmp/root: no account is made
 #   make install BINARY=path/rootmirror   install this binary instead of building
+#   make fuzz SECONDS=60              build the libFuzzer targets, run each 60 s
 #
 # PREFIX, DATADIR and SVDIR are where things end up on the host; the service
 # files name /usr/local/bin and /var/lib/rootmirror, so change those in
@@ -29,7 +30,7 @@ BINARY = .build/release/rootmirror
 install: build
 endif
 
-.PHONY: install build
+.PHONY: install build fuzz
 install:
 	@if [ "$(ADDUSER)" = yes ] && ! getent passwd $(ACCOUNT) >/dev/null; then \
 		echo "adding system account $(ACCOUNT)"; \
@@ -56,3 +57,27 @@ install:
 
 build:
 	swift build -c release -Xswiftc -static-stdlib
+
+# Fuzzing (README.md, "Fuzzing"): each target of fuzz/ (a package of its
+# own, built with libFuzzer and AddressSanitizer) runs for SECONDS on its
+# seed corpus in fuzz/corpus/NAME plus what earlier runs found
+# (.build/fuzz-corpus/NAME); a crash stops that target, its input is left
+# in fuzz/crashes/NAME/, and make fails once every target has run. Swift's
+# own crash backtracer is off, so that libFuzzer sees the crash and saves it.
+SECONDS ?= 60
+FUZZERS  = Responder ZoneFile DataStore
+FUZZBIN  = fuzz/.build/release
+
+fuzz:
+	swift build --package-path fuzz -c release -Xswiftc -sanitize=fuzzer,address
+	@failed=""; for f in $(FUZZERS); do \
+		name=$$(echo $$f | tr A-Z a-z); \
+		mkdir -p .build/fuzz-corpus/$$name fuzz/crashes/$$name; \
+		echo "== fuzz $$name, $(SECONDS) s"; \
+		SWIFT_BACKTRACE=enable=no $(FUZZBIN)/Fuzz$$f -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=fuzz/crashes/$$name/ .build/fuzz-corpus/$$name fuzz/corpus/$$name \
+			> .build/fuzz-$$name.log 2>&1 || failed="$$failed $$name"; \
+		grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE|ERROR|SUMMARY" .build/fuzz-$$name.log | head -8; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crash in$$failed (inputs in fuzz/crashes/, logs in .build/fuzz-*.log)"; exit 1; fi
+
