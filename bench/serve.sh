@@ -4,7 +4,8 @@
 # loopback address of its own, port 53, pinned to CPU 1; dnsperf runs on
 # CPU 0 (../shared/bench/cpu-per-query.sh). Reports CPU µs per answered
 # query at 60k and 100k queries/s offered, lost queries, average latency,
-# resident memory and ratios to NSD; then a reload of rootmirror's data.cdb
+# resident memory (rootmirror and Knot also after a few UDP and TCP queries)
+# and ratios to NSD; then a reload of rootmirror's data.cdb
 # (renamed over, twice) under 50k queries/s, which must lose nothing.
 #
 # usage: bench/serve.sh [SECONDS_PER_RUN]   (as root; default 10)
@@ -133,6 +134,21 @@ declare -A ips=([rootmirror]=$ip_rootmirror [nsd]=$ip_nsd [knot]=$ip_knot [tinyd
 servers="rootmirror nsd knot tinydns floor"
 for s in $servers; do pin $(pids_of $s); done
 
+# Memory under ordinary mixed traffic (issue 14, finding 7), rootmirror
+# against Knot after the same queries: loaded, after 3,000 UDP queries,
+# after 600 more over TCP (10 connections), and (rss_MB in the table
+# below) after the CPU runs' minute or so of dnsperf.
+head -3000 "$work/queries.txt" > "$work/udp3000.txt"
+sed -n '3001,3600p' "$work/queries.txt" > "$work/tcp600.txt"
+declare -A rss_loaded rss_udp rss_tcp
+for s in rootmirror knot; do rss_loaded[$s]=$(rss_mb $(pids_of $s)); done
+for s in rootmirror knot; do
+    dnsperf -s "${ips[$s]}" -d "$work/udp3000.txt" -n 1 -c 1 -Q 3000 >/dev/null
+    rss_udp[$s]=$(rss_mb $(pids_of $s))
+    dnsperf -m tcp -s "${ips[$s]}" -d "$work/tcp600.txt" -n 1 -c 10 -Q 600 >/dev/null
+    rss_tcp[$s]=$(rss_mb $(pids_of $s))
+done
+
 declare -A cpu lost lat rss
 printf "\n== %s s per run, server on CPU 1, dnsperf on CPU 0\n" "$secs"
 for rate in 60000 100000; do
@@ -155,6 +171,11 @@ for s in $servers; do
         "${lost[$s,60000]}" "${lost[$s,100000]}" \
         "$(echo "scale=3; ${lat[$s,60000]} * 1000" | bc)" "$(echo "scale=3; ${lat[$s,100000]} * 1000" | bc)" \
         "${rss[$s]}" "$ratio" "$floor_ratio"
+done
+
+printf "\n%-11s %11s %15s %15s %17s\n" server "rss_loaded" "rss_after_udp" "rss_after_tcp" "rss_after_dnsperf"
+for s in rootmirror knot; do
+    printf "%-11s %11s %15s %15s %17s\n" $s "${rss_loaded[$s]}" "${rss_udp[$s]}" "${rss_tcp[$s]}" "${rss[$s]}"
 done
 
 echo
