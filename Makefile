@@ -6,6 +6,7 @@
 #   make install                      build (release, static stdlib) and install
 #   make install DESTDIR=/tmp/root    stage under /tmp/root: no account is made
 #   make install BINARY=path/rootmirror   install this binary instead of building
+#   make fuzz SECONDS=60              build the libFuzzer targets, run each 60 s
 #
 # make deb: rootmirror_VERSION_amd64.deb in DEBDIR (.build/deb), from the
 # release binary or BINARY=, with the control files of service/debian/.
@@ -39,7 +40,7 @@ BINARY = .build/release/rootmirror
 install deb: build
 endif
 
-.PHONY: install build deb man
+.PHONY: install build deb man fuzz
 install:
 	@if [ "$(ADDUSER)" = yes ] && ! getent passwd $(ACCOUNT) >/dev/null; then \
 		echo "adding system account $(ACCOUNT)"; \
@@ -79,3 +80,27 @@ man:
 	swift package plugin generate-manual --configuration debug --section 8 --date $(MANDATE)
 	sed -e '/^\.Sh "EXIT STATUS"/,$$d' -e 's/^$$/.Pp/' .build/plugins/GenerateManual/outputs/RootMirrorCLI/rootmirror.8 \
 		| cat - service/man/rootmirror.8.tail > service/man/rootmirror.8
+
+# Fuzzing (README.md, "Fuzzing"): each target of fuzz/ (a package of its
+# own, built with libFuzzer and AddressSanitizer) runs for SECONDS on its
+# seed corpus in fuzz/corpus/NAME plus what earlier runs found
+# (.build/fuzz-corpus/NAME); a crash stops that target, its input is left
+# in fuzz/crashes/NAME/, and make fails once every target has run. Swift's
+# own crash backtracer is off, so that libFuzzer sees the crash and saves it.
+SECONDS ?= 60
+FUZZERS  = Responder ZoneFile DataStore
+FUZZBIN  = fuzz/.build/release
+
+fuzz:
+	swift build --package-path fuzz -c release -Xswiftc -sanitize=fuzzer,address
+	@failed=""; for f in $(FUZZERS); do \
+		name=$$(echo $$f | tr A-Z a-z); \
+		mkdir -p .build/fuzz-corpus/$$name fuzz/crashes/$$name; \
+		echo "== fuzz $$name, $(SECONDS) s"; \
+		SWIFT_BACKTRACE=enable=no $(FUZZBIN)/Fuzz$$f -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=fuzz/crashes/$$name/ .build/fuzz-corpus/$$name fuzz/corpus/$$name \
+			> .build/fuzz-$$name.log 2>&1 || failed="$$failed $$name"; \
+		grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE|ERROR|SUMMARY" .build/fuzz-$$name.log | head -8; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crash in$$failed (inputs in fuzz/crashes/, logs in .build/fuzz-*.log)"; exit 1; fi
+

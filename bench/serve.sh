@@ -4,7 +4,8 @@
 # loopback address of its own, port 53, pinned to CPU 1; dnsperf runs on
 # CPU 0 (../shared/bench/cpu-per-query.sh). Reports CPU µs per answered
 # query at 60k and 100k queries/s offered, lost queries, average latency,
-# resident memory and ratios to NSD; then a reload of rootmirror's data.cdb
+# resident memory (rootmirror and Knot also after a few UDP and TCP queries)
+# and ratios to NSD; then a reload of rootmirror's data.cdb
 # (renamed over, twice) under 50k queries/s, which must lose nothing.
 #
 # SIGNED=1: every server serves the signed root unchanged (rootmirror from
@@ -148,6 +149,21 @@ sleep 1
 for s in $servers; do pin $(pids_of $s); done
 [ -n "$signed" ] && export EDNS=1 DO=1
 
+# Memory under ordinary mixed traffic (issue 14, finding 7), rootmirror
+# against Knot after the same queries: loaded, after 3,000 UDP queries,
+# after 600 more over TCP (10 connections), and (rss_MB in the table
+# below) after the CPU runs' minute or so of dnsperf.
+head -3000 "$work/queries.txt" > "$work/udp3000.txt"
+sed -n '3001,3600p' "$work/queries.txt" > "$work/tcp600.txt"
+declare -A rss_loaded rss_udp rss_tcp
+for s in rootmirror knot; do rss_loaded[$s]=$(rss_mb $(pids_of $s)); done
+for s in rootmirror knot; do
+    dnsperf -s "${ips[$s]}" -d "$work/udp3000.txt" -n 1 -c 1 -Q 3000 >/dev/null
+    rss_udp[$s]=$(rss_mb $(pids_of $s))
+    dnsperf -m tcp -s "${ips[$s]}" -d "$work/tcp600.txt" -n 1 -c 10 -Q 600 >/dev/null
+    rss_tcp[$s]=$(rss_mb $(pids_of $s))
+done
+
 declare -A cpu lost lat rss
 printf "\n== %s s per run, server on CPU 1, dnsperf on CPU 0\n" "$secs"
 for rate in 60000 100000; do
@@ -186,6 +202,11 @@ if [ -n "$signed" ]; then
     done
     exit 0
 fi
+
+printf "\n%-11s %11s %15s %15s %17s\n" server "rss_loaded" "rss_after_udp" "rss_after_tcp" "rss_after_dnsperf"
+for s in rootmirror knot; do
+    printf "%-11s %11s %15s %15s %17s\n" $s "${rss_loaded[$s]}" "${rss_udp[$s]}" "${rss_tcp[$s]}" "${rss[$s]}"
+done
 
 echo
 echo "== the SOA monitor waiting on an upstream that never answers (checks every 1 s, 2 s timeout)"

@@ -1,5 +1,6 @@
 import CCDB
 import DNSWire
+import Synchronization
 import ZoneFile
 #if canImport(Glibc)
 import Glibc
@@ -54,9 +55,14 @@ public enum DataStore {
     }
 
     /// The first half of `write`: everything up to the rename. On failure
-    /// the temporary file is removed.
-    public static func stage(_ records: PackedRecords, for path: String) throws(StoreError) -> Staged {
-        let temporary = "\(path).tmp.\(getpid())"
+    /// the temporary file is removed. It is written at `temporary`, by
+    /// default `path.tmp.PID` beside `path` (same file system, so the
+    /// rename is atomic), and removed on SIGTERM or SIGINT once
+    /// `removeTemporaryOnSignals` has been called.
+    public static func stage(_ records: PackedRecords, for path: String, temporary: String? = nil) throws(StoreError) -> Staged {
+        let temporary = temporary ?? "\(path).tmp.\(getpid())"
+        // Never freed: a signal handler may be reading it at any moment.
+        signalledTemporary.store(Int(bitPattern: strdup(temporary)), ordering: .releasing)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
         var done = false
@@ -66,8 +72,7 @@ public enum DataStore {
                 unlink(temporary)
             }
         }
-        var maker = cdb_make()
-        guard cdb_make_start(&maker, fd) == 0 else { throw StoreError(path: temporary, message: "cdb_make_start: \(errnoText())") }
+        var writer = CDBFile.Writer(fd: fd)
         // Each value is assembled in one scratch buffer, big enough for any
         // rdata: a store of the header fields and one copy. The key is the
         // owner folded to lower case, once per run of its records.
@@ -77,8 +82,8 @@ public enum DataStore {
         defer { key.deallocate() }
         value.storeBytes(of: UInt8(ascii: "="), toByteOffset: 2, as: UInt8.self)
         value.storeBytes(of: 0, toByteOffset: 7, as: UInt64.self)  // TTD: no expiry
-        let added = records.bytes.withUnsafeBytes { bytes in
-            records.entries.withUnsafeBufferPointer { entries in
+        let failure = records.bytes.withUnsafeBytes { bytes in
+            records.entries.withUnsafeBufferPointer { entries -> CDBWriteError? in
                 var keyOwner = -1
                 for entry in entries {
                     let owner = Int(entry.owner), ownerLength = Int(entry.ownerLength)
@@ -90,15 +95,22 @@ public enum DataStore {
                     value.storeBytes(of: entry.ttl.bigEndian, toByteOffset: 3, as: UInt32.self)
                     let rdataLength = Int(entry.rdataLength)
                     (value + valueHeaderSize).copyMemory(from: bytes.baseAddress! + Int(entry.rdata), byteCount: rdataLength)
-                    guard cdb_make_add(&maker, key, UInt32(ownerLength), value, UInt32(valueHeaderSize + rdataLength)) == 0 else {
-                        return false
+                    do throws(CDBWriteError) {
+                        try writer.add(key: UnsafeRawBufferPointer(start: key, count: ownerLength),
+                                       value: UnsafeRawBufferPointer(start: value, count: valueHeaderSize + rdataLength))
+                    } catch {
+                        return error
                     }
                 }
-                return true
+                return nil
             }
         }
-        guard added else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
-        guard cdb_make_finish(&maker) == 0 else { throw StoreError(path: temporary, message: "write failed: \(errnoText())") }
+        if let failure { throw StoreError(path: temporary, message: failure.message) }
+        do throws(CDBWriteError) {
+            try writer.finish()
+        } catch {
+            throw StoreError(path: temporary, message: error.message)
+        }
         guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else { throw StoreError(path: temporary, message: "sync failed: \(errnoText())") }
         guard close(fd) == 0 else {
             done = true
@@ -109,8 +121,55 @@ public enum DataStore {
         return Staged(path: path, temporary: temporary)
     }
 
-    /// Reads every record back, checking each key and value, so that a
-    /// corrupt or foreign file is refused at load rather than served.
+    /// Makes SIGTERM and SIGINT remove the data.cdb being staged, if any,
+    /// before the process dies of the signal as it would have: a compile
+    /// stopped by the operator leaves nothing behind. Unblocks the two as
+    /// well (a mask is inherited through exec: a parent that blocked them
+    /// would make the compile unstoppable); call it before starting threads.
+    public static func removeTemporaryOnSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        for number in [SIGTERM, SIGINT] {
+            signal(number) { number in
+                if let path = UnsafePointer<CChar>(bitPattern: signalledTemporary.load(ordering: .acquiring)) { unlink(path) }
+                signal(number, SIG_DFL)
+                raise(number)
+            }
+        }
+    }
+
+    /// Removes `path.tmp.PID` and `path.state.tmp.PID` files that processes
+    /// killed with -9 left beside `path`; a live process's are kept.
+    public static func removeStaleTemporaries(beside path: String) {
+        for (file, kind, pid) in siblings(of: path) where kind == "tmp" || kind == "state.tmp" {
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(file) }
+        }
+    }
+
+    /// The files beside `path` named `path.KIND.PID`, as (file, KIND, PID).
+    public static func siblings(of path: String) -> [(path: String, kind: Substring, pid: Int32)] {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let dir = opendir(directory.isEmpty ? "/" : directory) else { return [] }
+        defer { closedir(dir) }
+        var found: [(String, Substring, Int32)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix(base + "."), let last = name.split(separator: ".").last, let pid = Int32(last), pid > 0 else { continue }
+            let kind = name.dropFirst(base.count + 1).dropLast(last.count + 1)
+            found.append(("\(directory)/\(name)", kind, pid))
+        }
+        return found
+    }
+
+    /// Reads every record back, checking the cdb structure (what a lookup
+    /// by tinydns relies on, not only what reading in order does) and each
+    /// key and value, so that a corrupt, truncated or foreign file is
+    /// refused at load rather than served.
     public static func load(path: String) throws(StoreError) -> [ResourceRecord] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError(path: path, message: "cannot open: \(errnoText())") }
@@ -118,31 +177,27 @@ public enum DataStore {
         var db = cdb()
         guard cdb_init(&db, fd) == 0 else { throw StoreError(path: path, message: "not a cdb file") }
         defer { cdb_free(&db) }
+        let file = UnsafeRawBufferPointer(start: db.cdb_mem, count: Int(db.cdb_fsize))
+        let entries: [CDBFile.Entry]
+        switch CDBFile.validatedEntries(file) {
+        case .success(let valid): entries = valid
+        case .failure(let error): throw StoreError(path: path, message: "corrupt cdb file: \(error.message)")
+        }
         var records: [ResourceRecord] = []
-        var position: UInt32 = 2048
+        records.reserveCapacity(entries.count)
         var lastKey: [UInt8] = []
         var lastOwner = DNSName.root
-        while true {
-            let rc = cdb_seqnext(&position, &db)
-            if rc == 0 { break }
-            guard rc > 0 else { throw StoreError(path: path, message: "corrupt cdb file") }
-            // tinycdb's own check of the lengths wraps around on a garbage
-            // file (32-bit unsigned arithmetic) and lets a read past the end
-            // through: check that the key and value lie inside the data.
-            guard UInt64(db.cdb_kpos) + UInt64(db.cdb_klen) <= UInt64(db.cdb_dend),
-                  UInt64(db.cdb_vpos) + UInt64(db.cdb_vlen) <= UInt64(db.cdb_dend) else {
-                throw StoreError(path: path, message: "corrupt cdb file (an entry runs past the end of the data)")
-            }
-            let key = bytes(db, db.cdb_kpos, db.cdb_klen)
-            let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
+        for entry in entries {
+            let key = Array(file[entry.keyStart..<entry.valueStart])
+            let value = Array(file[entry.valueStart..<(entry.valueStart + entry.valueLength)])
             if key != lastKey {
                 guard let name = try? DNSName(validatingWire: key) else {
-                    throw StoreError(path: path, message: "entry at byte \(db.cdb_kpos) has a key that is not a domain name")
+                    throw StoreError(path: path, message: "entry at byte \(entry.position) has a key that is not a domain name")
                 }
                 lastKey = key
                 lastOwner = name
             }
-            records.append(try record(owner: lastOwner, value: value, path: path, at: db.cdb_vpos))
+            records.append(try record(owner: lastOwner, value: value, path: path, at: UInt32(entry.valueStart)))
         }
         return records
     }
@@ -209,3 +264,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(path): \(message)" }
 }
+
+/// The file `DataStore.stage` is writing (a C string's address, 0 for
+/// none), for the signal handler of `DataStore.removeTemporaryOnSignals`.
+private let signalledTemporary = Atomic<Int>(0)

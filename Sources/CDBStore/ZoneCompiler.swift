@@ -38,7 +38,8 @@ public enum ZoneCompiler {
     /// so the second core is free. Returns the staged file, or why it could
     /// not be written, for the caller to install or discard once it has
     /// judged the zone; when the checks fail it is discarded here and the
-    /// check's error thrown. `output` itself is never touched.
+    /// check's error thrown. `output` itself is never touched. `temporary`
+    /// is where it is staged (see `DataStore.stage`).
     ///
     /// With `verify`, the zone is parsed with its DNSSEC records and judged by
     /// `verify` while data.cdb is staged from the records it keeps (stripped
@@ -46,7 +47,7 @@ public enum ZoneCompiler {
     /// the core the verification's single-threaded parts leave idle. Plain
     /// compiles pay nothing for it.
     public static func prepareAndStage(zoneText: ZoneText, options: ZoneParser.Options, output: String,
-                                       verify: Verification? = nil)
+                                       temporary: String? = nil, verify: Verification? = nil)
         throws(ZoneError) -> (CheckedZone, Result<DataStore.Staged, StoreError>) {
         var parsing = options
         if verify != nil { parsing.keepDNSSEC = true }
@@ -55,7 +56,7 @@ public enum ZoneCompiler {
         let staging = Handoff<DataStore.Staged, StoreError>()
         let records = kept.records
         DispatchQueue.global(qos: .userInitiated).async {
-            staging.finish(Result { () throws(StoreError) in try DataStore.stage(records, for: output) })
+            staging.finish(Result { () throws(StoreError) in try DataStore.stage(records, for: output, temporary: temporary) })
         }
         let zone: CheckedZone
         do {

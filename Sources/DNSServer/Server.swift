@@ -86,7 +86,8 @@ public final class Server {
         let udp: UDPServer
         do {
             udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers,
-                                receiveTimeout: watchdogInterval.map(AnsweringWatchdog.receiveTimeout), logger: logger)
+                                receiveTimeout: min(.seconds(1), watchdogInterval.map(AnsweringWatchdog.receiveTimeout) ?? .seconds(1)),
+                                logger: logger)
         } catch {
             tcp.stop()
             throw error
@@ -147,15 +148,17 @@ public final class Server {
         // This thread now only watches: signals, data.cdb once per interval,
         // and the answering threads for the watchdog.
         let wait = min(c.pollInterval * 1000, watchdogInterval.map { max(10, Int($0 / .milliseconds(1))) } ?? Int.max)
-        var trimPending = true
+        // Memory is shed again once every UDP worker has let go of the old
+        // index: each drops it at its next batch, or at its receive timeout
+        // (a second at most) when no query comes.
+        let shedDelay = Duration.seconds(2)
+        var shedAt: ContinuousClock.Instant? = .now + shedDelay
         while true {
             let s = signals.wait(milliseconds: wait)
             watchdog?.check(logger: logger)
-            if trimPending {
-                // One interval after a (re)load the workers have let go of
-                // the old index (each drops it at its next batch).
+            if let at = shedAt, ContinuousClock.now >= at {
                 memory.shed()
-                trimPending = false
+                shedAt = nil
             }
             if s == SIGTERM || s == SIGINT {
                 logger.info("stopping", metadata: ["signal": "\(s == SIGTERM ? "TERM" : "INT")"])
@@ -177,7 +180,7 @@ public final class Server {
                 watch.reloaded(succeeded: reload(into: holder, reason: reason))
                 statusShown = statusLine(holder, watch)
                 notifier?.ready(status: statusShown)
-                trimPending = true
+                shedAt = .now + shedDelay
             } else {
                 watch.update()
                 let line = statusLine(holder, watch)

@@ -6,7 +6,8 @@ import NIOPosix
 
 /// DNS over TCP per RFC 7766, on SwiftNIO: 2-byte length framing, queries
 /// pipelined and answered in order, reads and writes of any size, an idle
-/// timeout and a cap on open connections.
+/// timeout that is also each message's deadline, and a cap on open
+/// connections.
 ///
 /// TCP gets its own single-threaded event loop, separate from the UDP
 /// workers: a slow or hostile TCP client can at worst keep that thread busy,
@@ -118,14 +119,17 @@ final class TCPConnections {
         return (idle.isEmpty ? Array(all) : idle).min { $0.lastActivity < $1.lastActivity }
     }
 
-    /// Once a second, closes connections quiet for longer than the timeout.
-    /// A connection with a reply still waiting for the client to read it is
-    /// not quiet while that reply makes progress, and is closed when it stops.
+    /// Once a second, closes connections quiet for longer than the timeout,
+    /// and those whose current message began longer ago than that (RFC 7766
+    /// §6.2.3: a client trickling a byte at a time keeps a connection busy,
+    /// never quiet). A connection with a reply still waiting for the client
+    /// to read it is not quiet while that reply makes progress, and is
+    /// closed when it stops.
     func startSweeping() {
         loop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
             guard sweeping else { return }
             let deadline = NIODeadline.now() - settings.idleTimeout
-            for handler in open.values where handler.lastActivity < deadline {
+            for handler in open.values where handler.lastActivity < deadline || handler.messageStarted(before: deadline) {
                 open[ObjectIdentifier(handler)] = nil
                 handler.close()
             }
@@ -157,6 +161,8 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var closing = false
     private(set) var lastActivity = NIODeadline.now()
+    /// When the first byte of the message not yet complete arrived.
+    private var messageStart: NIODeadline?
 
     /// Replies are built here first: the Responder writes into a caller's
     /// buffer, and the TCP loop is one thread, so one buffer serves all.
@@ -166,6 +172,12 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     init(serving: ServingContext, connections: TCPConnections) {
         self.serving = serving
         self.connections = connections
+    }
+
+    /// A message has been arriving since before `deadline`. Not while our
+    /// own replies wait to be written: then we are not reading.
+    func messageStarted(before deadline: NIODeadline) -> Bool {
+        writesInFlight == 0 && messageStart.map { $0 < deadline } ?? false
     }
 
     /// Neither half a query received nor a reply waiting to be read.
@@ -193,12 +205,14 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         }
         pending = nil
         var out: ByteBuffer?
+        var completed = false
         let zone = serving.holder.zone
         let responder = serving.responder
         let intercepting = serving.expiry.isIntercepting
         while let length = incoming.getInteger(at: incoming.readerIndex, as: UInt16.self),
               incoming.readableBytes >= 2 + Int(length) {
             incoming.moveReaderIndex(forwardBy: 2)
+            completed = true
             let reply = incoming.readWithUnsafeReadableBytes { query -> (Int, Reply?) in
                 let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
                 switch serving.expiry.handling(of: q, intercepting: intercepting) {
@@ -223,6 +237,9 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         if incoming.readableBytes > 0 {
             incoming.discardReadBytes()
             pending = incoming
+            if completed || messageStart == nil { messageStart = lastActivity }
+        } else {
+            messageStart = nil
         }
         if let out { send(out, context: context) }
     }

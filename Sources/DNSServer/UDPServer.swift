@@ -38,8 +38,8 @@ final class UDPServer: @unchecked Sendable {
 
     /// Binds `workers` sockets per address now, so that a bind failure (port
     /// taken, no such address) stops `serve` at start, while still root.
-    /// With `receiveTimeout` an idle worker wakes that often, for the watchdog.
-    init(addresses: [ListenAddress], workers: Int, receiveTimeout: Duration?, logger: Logger) throws(ServeError) {
+    /// An idle worker wakes every `receiveTimeout` (see `bind`).
+    init(addresses: [ListenAddress], workers: Int, receiveTimeout: Duration, logger: Logger) throws(ServeError) {
         self.logger = logger
         do {
             for address in addresses {
@@ -56,7 +56,7 @@ final class UDPServer: @unchecked Sendable {
     /// Each worker's pulse, for the watchdog.
     var pulses: [Pulse] { sockets.map(\.pulse) }
 
-    private static func bind(_ address: ListenAddress, receiveTimeout: Duration?) throws(ServeError) -> Int32 {
+    private static func bind(_ address: ListenAddress, receiveTimeout: Duration) throws(ServeError) -> Int32 {
         let family = address.family == .v4 ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ServeError("udp socket for \(address): \(errnoDescription())") }
@@ -69,12 +69,13 @@ final class UDPServer: @unchecked Sendable {
         // the previous batch (the kernel caps it at net.core.rmem_max).
         var buffer: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
-        if let receiveTimeout {
-            let (seconds, attoseconds) = receiveTimeout.components
-            let microseconds = max(1000, Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
-            var limit = timeval(tv_sec: microseconds / 1_000_000, tv_usec: microseconds % 1_000_000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        }
+        // An idle worker still wakes every `receiveTimeout`: to let go of a
+        // replaced index (SO_REUSEPORT may send it nothing for hours, and the
+        // old zone's memory would stay with it), and to beat for the watchdog.
+        let (seconds, attoseconds) = receiveTimeout.components
+        let microseconds = max(1000, Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
+        var limit = timeval(tv_sec: microseconds / 1_000_000, tv_usec: microseconds % 1_000_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
         guard rc == 0 else {
             let why = errnoDescription()
@@ -146,6 +147,7 @@ final class UDPServer: @unchecked Sendable {
             let received = cnet_recvmmsg(fd, rxMsgs, UInt32(batch), CNET_MSG_WAITFORONE, nil)
             pulse.beat()
             if stopping.load(ordering: .acquiring) { break }
+            view.refresh()
             if received <= 0 {
                 let code = errno
                 if received < 0 && code != EINTR && code != EAGAIN && code != reportedError {
@@ -155,7 +157,6 @@ final class UDPServer: @unchecked Sendable {
                 }
                 continue
             }
-            view.refresh()
             let zone = view.zone
             let intercepting = expiry.isIntercepting
             var replies = 0

@@ -1,3 +1,4 @@
+import CDBStore
 import Foundation
 import ZoneFile
 #if canImport(Glibc)
@@ -5,14 +6,14 @@ import Glibc
 #endif
 
 /// The temporary files of one refresh, all in one directory beside data.cdb
-/// (`data.cdb.refresh.PID`): the downloaded zone and signature and the
-/// private GnuPG home. Beside data.cdb, not in /tmp, so that a large download
+/// (`data.cdb.refresh.PID`): the downloaded zone and signature, the private
+/// GnuPG home and the new data.cdb until it is renamed into place. Beside data.cdb, not in /tmp, so that a large download
 /// is on the file system the operator sized for it and one recursive remove
 /// clears everything; `remove()` runs on every path out of a refresh.
 ///
 /// A run killed with -9 cannot clean up, so each run first removes what
-/// dead runs left: their workspaces, and data.cdb.tmp.PID and
-/// data.cdb.state.tmp.PID files whose process no longer exists.
+/// dead runs left: their workspaces, and the temporaries of dead processes
+/// that `DataStore.removeStaleTemporaries` removes.
 public final class Workspace {
     public let path: String
     public var gnupgHome: String { "\(path)/gnupg" }
@@ -38,20 +39,9 @@ public final class Workspace {
     /// one is stale; temporary files may belong to a live `compile`, so
     /// those are removed only when their process is gone.
     public static func removeStale(beside data: String) {
-        let slash = data.lastIndex(of: "/")
-        let directory = slash.map { String(data[..<$0]) } ?? "."
-        let base = slash.map { String(data[data.index(after: $0)...]) } ?? data
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "/" : directory) else { return }
-        for name in names {
-            guard name.hasPrefix(base + "."), let pid = Int32(name.split(separator: ".").last ?? "") else { continue }
-            let kind = name.dropFirst(base.count + 1).dropLast(String(pid).count + 1)
-            let stale: Bool
-            switch kind {
-            case "refresh": stale = pid != getpid()
-            case "tmp", "state.tmp": stale = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
-            default: stale = false
-            }
-            if stale { removeTree("\(directory)/\(name)") }
+        DataStore.removeStaleTemporaries(beside: data)
+        for (path, kind, pid) in DataStore.siblings(of: data) where kind == "refresh" && pid != getpid() {
+            removeTree(path)
         }
     }
 

@@ -49,6 +49,8 @@ struct Compile: ParsableCommand {
         }
         let verification = verify ? PipelineVerification(apex: apex, file: zone, policy: try proofs.policy(origin: apex)) : nil
         do {
+            DataStore.removeTemporaryOnSignals()
+            DataStore.removeStaleTemporaries(beside: output)
             let text = try ZoneText(path: zone, maximumSize: maxSize << 20)
             let summary = try ZoneCompiler.compile(
                 zoneText: text, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output,

@@ -14,7 +14,8 @@ public struct CheckedZone: Sendable {
 /// download can never replace good data (RFC 1034 §4.2.1 zone structure):
 /// exactly one SOA, at the apex; NS at the apex; every owner inside the zone;
 /// nothing below a delegation but glue; every in-zone name-server name has an
-/// address; no CNAME beside other data. Each error names the record's line.
+/// address; no CNAME beside other data; no RRset with more rdata than a DNS
+/// message can carry. Each error names the record's line.
 ///
 /// It reads the packed records through pointers and tallies owners in a
 /// `NameTable`, in file order: no reference counting, no allocation per
@@ -40,9 +41,16 @@ public enum ZoneChecker {
         var nameLength: Int
         var firstIndex: Int
         var types: TypeSet
+        /// Bytes of rdata of all its records: only an owner over
+        /// `maximumRRsetRData` can hold an RRset over it.
+        var rdataBytes = 0
         /// An NS record in the zone names it.
         var isNameServer = false
     }
+
+    /// A DNS message is at most 65,535 bytes: an RRset with more rdata than
+    /// that can never be sent, and no real zone has one.
+    static let maximumRRsetRData = 0xFFFF
 
     /// One pass over the records, then one over the distinct owners.
     private struct Walk {
@@ -71,6 +79,7 @@ public enum ZoneChecker {
 
         mutating func run() throws(ZoneError) -> (soa: SOAFields, delegationCount: Int) {
             let soa = try tallyOwners()
+            if owners.contains(where: { $0.rdataBytes > ZoneChecker.maximumRRsetRData }) { try checkRRsetSizes() }
             guard let apexNode = apex.wire.withUnsafeBytes({ table.find($0, start: 0, length: $0.count) }),
                   owners[apexNode].types.contains(.ns) else {
                 throw ZoneError(file: file, message: "no NS records at the zone apex '\(apex)'")
@@ -92,9 +101,11 @@ public enum ZoneChecker {
                     throw fail(index, "owner is outside the zone '\(apex)'", records.owner(of: entries[index]).description)
                 }
                 var types = TypeSet()
+                var rdataBytes = 0
                 while index < entries.count && Int(entries[index].owner) == at {
                     let type = entries[index].type
                     types.insert(type)
+                    rdataBytes += Int(entries[index].rdataLength)
                     if type == .soa {
                         let record = records[index]
                         guard record.owner.lowercased() == apex else {
@@ -108,13 +119,37 @@ public enum ZoneChecker {
                 }
                 let (node, inserted) = table.insert(bytes, start: at, length: length)
                 if inserted {
-                    owners.append(Owner(name: at, nameLength: length, firstIndex: runStart, types: types))
+                    owners.append(Owner(name: at, nameLength: length, firstIndex: runStart, types: types, rdataBytes: rdataBytes))
                 } else {
                     owners[node].types.formUnion(types)
+                    owners[node].rdataBytes += rdataBytes
                 }
             }
             guard let soa else { throw ZoneError(file: file, message: "no SOA record at the zone apex '\(apex)'") }
             return soa
+        }
+
+        /// Only when some owner has that much rdata at all: one more pass,
+        /// summing per owner and type, refusing at the record that crosses
+        /// the limit.
+        private func checkRRsetSizes() throws(ZoneError) {
+            var sizes: [Int: Int] = [:]
+            var index = 0
+            while index < entries.count {
+                let at = Int(entries[index].owner), length = Int(entries[index].ownerLength)
+                let node = table.find(bytes, start: at, length: length)!
+                while index < entries.count && Int(entries[index].owner) == at {
+                    let type = entries[index].type
+                    let key = node << 16 | Int(type.rawValue)
+                    let size = sizes[key, default: 0] + Int(entries[index].rdataLength)
+                    guard size <= ZoneChecker.maximumRRsetRData else {
+                        throw fail(index, "RRset larger than a DNS message can carry (over \(ZoneChecker.maximumRRsetRData) bytes of rdata)",
+                                   "\(records.owner(of: entries[index])) \(type)")
+                    }
+                    sizes[key] = size
+                    index += 1
+                }
+            }
         }
 
         /// Every in-zone name server needs an address; the names NS records

@@ -271,6 +271,34 @@ import Glibc
         #expect(target.scratch.files == ["data.cdb", "data.cdb.lock", "data.cdb.state"])
     }
 
+    /// The 2023 root's proofs as of its own day: its signatures have expired
+    /// since, and it predates ZONEMD.
+    let asOfItsDay = ["--now", "2023-05-11T12:00:00Z", "--zonemd", "off"]
+
+    /// The README's promise: every temporary of a refresh is in its
+    /// workspace, the new data.cdb too, so a refresh killed with -9 while
+    /// it is staged leaves only the workspace, which the next run removes.
+    @Test func newDataIsStagedInTheWorkspace() throws {
+        try key.sign(mirror.directory.write("root.zone.gz", bytes(zone2023)))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: rootmirrorBinary)
+        process.arguments = ["refresh", "-d", target.data, "--file", mirror.zone, "--sig", mirror.signature,
+                             "--keyring", key.publicKey, "--quiet"] + asOfItsDay
+        try process.run()
+        defer { stop(process) }
+        let staged = "\(target.data).refresh.\(process.processIdentifier)/data.cdb"
+        while process.isRunning && access(staged, F_OK) != 0 { usleep(200) }
+        let seen = access(staged, F_OK) == 0
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(seen, "data.cdb was never staged in the workspace; beside it: \(target.scratch.files)")
+        #expect(target.scratch.files.allSatisfy { !$0.contains(".tmp.") }, "\(target.scratch.files)")
+
+        let result = try target.refresh(["--file", mirror.zone, "--sig", mirror.signature, "--keyring", key.publicKey] + asOfItsDay)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(target.scratch.files == ["data.cdb", "data.cdb.lock", "data.cdb.state"])
+    }
+
     @Test func localFilesInstallTheSameWay() throws {
         try key.sign(mirror.directory.write("root.zone.gz", bytes(zone2023)))
         // The real root of that day, its DNSSEC chain checked as of that day (it predates ZONEMD).
@@ -287,8 +315,6 @@ import Glibc
 
     @Test func keepDNSSECKeepsEveryRecordAsCompileDoes() throws {
         try key.sign(mirror.directory.write("root.zone.gz", bytes(zone2023)))
-        // Verified as of that day (it predates ZONEMD), then kept whole.
-        let asOfItsDay = ["--now", "2023-05-11T12:00:00Z", "--zonemd", "off"]
         let signed = try target.refresh(["--file", mirror.zone, "--sig", mirror.signature, "--keyring", key.publicKey, "--keep-dnssec"]
                                         + asOfItsDay)
         #expect(signed.status == 0, "stderr: \(signed.stderr)")

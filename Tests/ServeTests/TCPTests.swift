@@ -93,6 +93,23 @@ struct TCPTests {
         #expect(tcp.isClosedByPeer())
     }
 
+    /// RFC 7766 §6.2.3: a client may take no longer than the idle timeout
+    /// to send one whole message. Each byte is sent 250 ms after the last,
+    /// so an idle timer restarted by every byte would never fire; the 60
+    /// bytes take 15 s, far beyond the 1 s the message is allowed.
+    @Test("a query trickled a byte at a time is cut off at the message deadline")
+    func trickledQueryIsTimedOut() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir, extra: ["--tcp-idle-timeout", "1"])
+        defer { server.stop() }
+        let tcp = try TCPClient(server.endpoint, timeoutMilliseconds: 250)
+        // A whole message first: answered, and not held against the next one.
+        tcp.write(TCPClient.framed(makeQuery("com", .a, id: 1)))
+        _ = try #require(tcp.readFrame())
+        #expect(tcp.trickleUntilClosed([0, 200] + [UInt8](repeating: 0x41, count: 58)), "still open after 15 s of trickling")
+    }
+
     @Test("at the connection cap, the oldest idle connection is closed to admit a new one")
     func connectionCap() throws {
         let dir = try Scratch()

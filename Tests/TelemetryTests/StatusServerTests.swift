@@ -71,6 +71,71 @@ import TestSupport
         #expect(r.code == 503 && r.body.contains("\"status\": \"no data\""))
     }
 
+    func start(_ limits: StatusServer.Limits) throws -> (StatusServer, Endpoint) {
+        let host = Endpoint.random().host
+        let server = try StatusServer(host: host, port: 0, limits: limits, health: { report(age: 0) }, metrics: { "" })
+        return (server, Endpoint(host: host, port: UInt16(server.localAddress!.port!)))
+    }
+
+    /// Reads up to the end of one response with `Content-Length` (ours always have it).
+    func readResponse(_ client: TCPClient) -> String? {
+        var text = ""
+        while true {
+            guard let byte = client.read(1) else { return nil }
+            text += String(decoding: byte, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n"),
+               let length = text.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") })
+                .flatMap({ Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }) {
+                return text + String(decoding: client.read(length - text[end.upperBound...].utf8.count) ?? [], as: UTF8.self)
+            }
+        }
+    }
+
+    /// A request whose header lines come a byte every 250 ms is cut off at
+    /// the request timeout (1 s), although bytes never stop coming.
+    @Test func halfSentRequestIsTimedOut() throws {
+        let (server, endpoint) = try start(.init(idleTimeout: .seconds(1), requestTimeout: .seconds(1)))
+        defer { server.stop() }
+        let client = try TCPClient(endpoint, timeoutMilliseconds: 250)
+        let slow = Array("GET /health HTTP/1.1\r\nHost: x\r\n".utf8) + Array(repeating: UInt8(ascii: "a"), count: 40)
+        #expect(client.trickleUntilClosed(slow), "still open after 20 s of a request 1 s is allowed for")
+    }
+
+    /// A keep-alive connection is answered, then closed once idle (1 s);
+    /// one that never sends a byte is closed as well.
+    @Test func idleKeepAliveConnectionIsClosed() throws {
+        let (server, endpoint) = try start(.init(idleTimeout: .seconds(1), requestTimeout: .seconds(1)))
+        defer { server.stop() }
+        let client = try TCPClient(endpoint, timeoutMilliseconds: 500)
+        for _ in 0..<2 {
+            client.write(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            let response = try #require(readResponse(client))
+            #expect(response.hasPrefix("HTTP/1.1 200"), "\(response)")
+        }
+        #expect(client.waitUntilClosed(attempts: 40), "keep-alive connection still open 20 s after its last response")
+        let silent = try TCPClient(endpoint, timeoutMilliseconds: 500)
+        #expect(silent.waitUntilClosed(attempts: 40), "silent connection still open after 20 s")
+    }
+
+    /// At the cap (3), a new connection closes the one open longest, and is served.
+    @Test func connectionsAreCapped() throws {
+        let (server, endpoint) = try start(.init(idleTimeout: .seconds(60), requestTimeout: .seconds(60), maximumConnections: 3))
+        defer { server.stop() }
+        var held: [TCPClient] = []
+        for _ in 0..<3 {
+            held.append(try TCPClient(endpoint, timeoutMilliseconds: 500))
+            // Each is accepted before the next connects, so "oldest" is well defined.
+            held.last!.write(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            _ = try #require(readResponse(held.last!))
+        }
+        let newcomer = try TCPClient(endpoint, timeoutMilliseconds: 5000)
+        newcomer.write(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(readResponse(newcomer)?.hasPrefix("HTTP/1.1 200") == true)
+        #expect(held[0].waitUntilClosed(attempts: 20), "the oldest connection is still open")
+        held[1].write(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(readResponse(held[1])?.hasPrefix("HTTP/1.1 200") == true, "a younger connection was closed")
+    }
+
     @Test func metricsPassPromtool() throws {
         let metrics = ServerMetrics()
         metrics.record(Reply(length: 100, kind: .referral, rcode: .noError, truncated: false), transport: .udp)

@@ -91,6 +91,23 @@ import TestSupport
         #expect(zone.records.count == 8)
     }
 
+    /// 16,384 A records are 65,536 bytes of rdata, one more than a DNS
+    /// message can hold: refused at the record that crosses, by line, owner
+    /// and type. Split across runs of the owner (`good` has the first), and
+    /// beside a big RRset of another type that fits, so only the per-type
+    /// sum can decide.
+    @Test func refusesAnRRsetLargerThanAMessage() {
+        func addresses(_ range: Range<Int>) -> String {
+            range.map { "a.root. 1 IN A 10.\($0 >> 16 & 255).\($0 >> 8 & 255).\($0 & 255)\n" }.joined()
+        }
+        let fits = good + addresses(0..<8_000) + "b. 1 IN A 192.0.2.9\n" + addresses(8_000..<16_382)
+            + (0..<4_000).map { "a.root. 1 IN AAAA 2001:db8::\(String($0, radix: 16))\n" }.joined()
+        #expect(checkError(fits) == "")
+        let header = good.split(separator: "\n").count
+        #expect(checkError(fits + addresses(16_382..<16_383))
+            == "test.zone:\(header + 8_000 + 1 + 8_382 + 4_000 + 1): RRset larger than a DNS message can carry (over 65535 bytes of rdata): 'a.root. A'")
+    }
+
     @Test func exactlyOneSOAAtTheApex() {
         #expect(checkError(". 1 IN NS a.\na. 1 IN A 192.0.2.1\n") == "test.zone: no SOA record at the zone apex '.'")
         #expect(checkError(good + ". 1 IN SOA a. b. 2 1 1 1 1\n").hasPrefix("test.zone:9: more than one SOA record"))
