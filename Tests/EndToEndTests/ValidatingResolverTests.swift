@@ -135,24 +135,10 @@ struct ValidatingResolverTests {
             // named listens only on addresses configured on an interface: 127.0.0.1.
             let endpoint = Endpoint(host: "127.0.0.1", port: Endpoint.random().port)
             let ds = world.anchor.split(whereSeparator: \.isWhitespace).suffix(4)
-            try """
-                options {
-                    directory "\(dir)";
-                    pid-file "\(dir)/named.pid";
-                    managed-keys-directory "\(dir)";
-                    listen-on port \(endpoint.port) { 127.0.0.1; };
-                    listen-on-v6 { none; };
-                    recursion yes;
-                    allow-query { 127.0.0.0/8; };
-                    dnssec-validation yes;
-                };
-                controls { };
+            return (try startNamed(in: dir, port: endpoint.port, options: ["recursion yes", "dnssec-validation yes"], rest: """
                 trust-anchors { . static-ds \(ds.dropLast().joined(separator: " ")) "\(ds.last!)"; };
                 zone "." { type static-stub; server-addresses { \(mirror); }; };
-
-                """.write(toFile: "\(dir)/named.conf", atomically: true, encoding: .utf8)
-            return (try Daemon(name: "named", executable: "/usr/sbin/named", arguments: ["-g", "-4", "-c", "\(dir)/named.conf"],
-                               logPath: "\(dir)/named.log"), endpoint)
+                """), endpoint)
         },
         Resolver(name: "kresd") { world, mirror, dir in
             let endpoint = Endpoint.random()

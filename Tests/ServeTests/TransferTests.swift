@@ -43,31 +43,16 @@ struct TransferTests {
 
             let namedDir = try dir.subdirectory("named")
             let named = fleet.named
-            try """
-                options {
-                    directory "\(namedDir.path)";
-                    pid-file "\(namedDir.path)/named.pid";
-                    managed-keys-directory "\(namedDir.path)";
-                    listen-on port \(named.port) { 127.0.0.1; };
-                    listen-on-v6 { none; };
-                    recursion no;
-                    dnssec-validation no;
-                    notify no;
-                    allow-query { 127.0.0.0/8; };
-                    allow-transfer { 127.0.0.0/8; };
-                };
-                controls { };
+            started.append(Secondary(daemon: try startNamed(
+                in: namedDir.path, port: named.port,
+                options: ["recursion no", "dnssec-validation no", "notify no", "allow-transfer { 127.0.0.0/8; }"], rest: """
                 zone "." {
                     type secondary;
                     primaries port \(primary.port) { \(primary.host); };
                     file "root.zone";
                     allow-notify { 127.0.0.0/8; };
                 };
-
-                """.write(toFile: namedDir.file("named.conf"), atomically: true, encoding: .utf8)
-            started.append(Secondary(daemon: try Daemon(
-                name: "named", executable: "/usr/sbin/named", arguments: ["-g", "-4", "-c", namedDir.file("named.conf")],
-                logPath: namedDir.file("named.log")), endpoint: named))
+                """), endpoint: named))
         } catch {
             for secondary in started { secondary.daemon.stop() }
             throw error

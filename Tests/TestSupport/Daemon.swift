@@ -117,3 +117,25 @@ public func startNSD(zones: [(name: String, file: String)], listen: [String], in
     try config.write(toFile: dir.file("nsd.conf"), atomically: true, encoding: .utf8)
     return try Daemon(name: "nsd", executable: "/usr/sbin/nsd", arguments: ["-d", "-c", dir.file("nsd.conf")], logPath: dir.file("nsd.log"))
 }
+
+/// Debian's BIND in the foreground, in `directory`, on 127.0.0.1 (named
+/// listens only on addresses configured on an interface) at `port`, queried
+/// from loopback only; `options` go in its options block, `rest` after it.
+public func startNamed(in directory: String, port: UInt16, options: [String], rest: String) throws -> Daemon {
+    try """
+        options {
+            directory "\(directory)";
+            pid-file "\(directory)/named.pid";
+            managed-keys-directory "\(directory)";
+            listen-on port \(port) { 127.0.0.1; };
+            listen-on-v6 { none; };
+            allow-query { 127.0.0.0/8; };
+        \(options.map { "    \($0);" }.joined(separator: "\n"))
+        };
+        controls { };
+        \(rest)
+
+        """.write(toFile: "\(directory)/named.conf", atomically: true, encoding: .utf8)
+    return try Daemon(name: "named", executable: "/usr/sbin/named", arguments: ["-g", "-4", "-c", "\(directory)/named.conf"],
+                      logPath: "\(directory)/named.log")
+}
