@@ -186,26 +186,7 @@ struct ValidatingResolverTests {
     /// it reaches the root (a `stub-zone` clause, or `root-hints`).
     static func startUnbound(world: World, dir: String, root: String) throws -> (Daemon, Endpoint) {
         let endpoint = Endpoint.random()
-        try """
-            server:
-                interface: \(endpoint.host)@\(endpoint.port)
-                do-not-query-localhost: no
-                do-ip6: no
-                username: ""
-                chroot: ""
-                directory: "\(dir)"
-                pidfile: "\(dir)/unbound.pid"
-                use-syslog: no
-                logfile: ""
-                access-control: 127.0.0.0/8 allow
-                trust-anchor: "\(world.anchor)"
-            remote-control:
-                control-enable: no
-            \(root)
-
-            """.write(toFile: "\(dir)/unbound.conf", atomically: true, encoding: .utf8)
-        return (try Daemon(name: "unbound", executable: "/usr/sbin/unbound", arguments: ["-d", "-c", "\(dir)/unbound.conf"],
-                           logPath: "\(dir)/unbound.log"), endpoint)
+        return (try TestSupport.startUnbound(in: dir, endpoint: endpoint, server: ["trust-anchor: \"\(world.anchor)\""], rest: root), endpoint)
     }
 
     /// Starts `resolver` on `mirror` in a directory of its own and waits

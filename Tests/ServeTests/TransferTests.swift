@@ -255,4 +255,50 @@ struct TransferTests {
         let badNotify = try run(Paths.binary, ["serve", "-d", CompiledData.root2023, "--notify", "ns1.example"])
         #expect(badNotify.status == 64 && badNotify.stderr.hasPrefix("rootmirror: --notify: bad address 'ns1.example'"), "\(badNotify.stderr)")
     }
+
+    /// Unbound's `auth-zone` for `.` pulls a signed root (the test's own
+    /// keys, with ZONEMD) from rootmirror, checks its ZONEMD, and answers
+    /// from it with AD, asking nothing of the root servers it names
+    /// (outgoing queries may leave only from 127.0.0.1).
+    @Test func unboundAuthZoneLoadsAndValidatesTheZone() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        let zone = try SignedZone(SignedZone.root(tlds: 8), algorithm: "ECDSAP256SHA256")
+        let data = dir.file("data.cdb")
+        let compiled = try run(Paths.binary, ["compile", zone.signed, "-o", data, "--keep-dnssec"])
+        try #require(compiled.status == 0, "\(compiled.stderr)")
+        let primary = try RootmirrorServer(data: data, directory: dir, extra: ["--allow-transfer", "127.0.0.0/8"])
+        defer { primary.stop() }
+
+        let unboundDir = try dir.subdirectory("unbound")
+        let endpoint = Endpoint.random()
+        let unbound = try startUnbound(in: unboundDir.path, endpoint: endpoint, server: [
+            "outgoing-interface: 127.0.0.1", "verbosity: 1", "trust-anchor-file: \"\(zone.anchor)\"",
+        ], rest: """
+            auth-zone:
+                name: "."
+                primary: \(primary.endpoint.host)@\(primary.endpoint.port)
+                fallback-enabled: no
+                for-downstream: no
+                for-upstream: yes
+                zonemd-check: yes
+                zonemd-reject-absence: yes
+                zonefile: "\(unboundDir.path)/root.zone"
+            """)
+        defer { unbound.stop() }
+
+        // tld0's DS is the root's own data, signed: answered from the
+        // transferred copy, validated from the test's trust anchor.
+        let client = try UDPClient(endpoint, timeoutMilliseconds: 1000)
+        func ask() -> Message? {
+            let query = Message.query(id: UInt16.random(in: 1...0xFFFF), question: Question(name: try! DNSName(text: "tld0."), type: .ds),
+                                      edns: EDNS(udpPayloadSize: 1232, dnssecOK: true), recursionDesired: true).encoded()
+            return client.exchange(query).flatMap { try? Message(parsing: $0) }
+        }
+        let validated = unbound.wait(until: { ask().map { $0.rcode == .noError && $0.header.flags & MessageHeader.adBit != 0 } ?? false },
+                                     attempts: 2400)
+        #expect(validated, "\(ask().map { "\($0.rcode) flags \($0.header.flags)" } ?? "no answer")\n\(unbound.log.suffix(3000))")
+        #expect(ask()?.answers.contains { $0.type == .ds } == true)
+        #expect(!unbound.log.contains("ZONEMD verification failed"), "\(unbound.log.suffix(3000))")
+    }
 }

@@ -139,3 +139,29 @@ public func startNamed(in directory: String, port: UInt16, options: [String], re
     return try Daemon(name: "named", executable: "/usr/sbin/named", arguments: ["-g", "-4", "-c", "\(directory)/named.conf"],
                       logPath: "\(directory)/named.log")
 }
+
+/// Debian's Unbound in the foreground, in `directory`, answering loopback
+/// clients on `endpoint`; `server` lines go in its server clause, `rest`
+/// (a stub-zone or auth-zone clause) after it.
+public func startUnbound(in directory: String, endpoint: Endpoint, server: [String], rest: String) throws -> Daemon {
+    try """
+        server:
+            interface: \(endpoint.host)@\(endpoint.port)
+            do-not-query-localhost: no
+            do-ip6: no
+            username: ""
+            chroot: ""
+            directory: "\(directory)"
+            pidfile: "\(directory)/unbound.pid"
+            use-syslog: no
+            logfile: ""
+            access-control: 127.0.0.0/8 allow
+        \(server.map { "    \($0)" }.joined(separator: "\n"))
+        remote-control:
+            control-enable: no
+        \(rest)
+
+        """.write(toFile: "\(directory)/unbound.conf", atomically: true, encoding: .utf8)
+    return try Daemon(name: "unbound", executable: "/usr/sbin/unbound", arguments: ["-d", "-c", "\(directory)/unbound.conf"],
+                      logPath: "\(directory)/unbound.log")
+}
