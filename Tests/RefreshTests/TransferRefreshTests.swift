@@ -100,4 +100,22 @@ import Glibc
         #expect(unchanged(target.data, installed), "data.cdb changed")
         #expect(target.onlyFinalFiles, "\(target.scratch.files)")
     }
+
+    /// NSD as the source: another server's packing of the transfer (its
+    /// own message sizes and compression) installs the same way.
+    @Test func installsFromNSD() throws {
+        let nsdDir = try files.subdirectory("nsd")
+        let nsd = Endpoint.random()
+        let daemon = try startNSD(zones: [(".", zone.signed)], listen: ["\(nsd.host)@\(nsd.port)"], in: nsdDir,
+                                  zoneOptions: ["provide-xfr: 127.0.0.0/8 NOKEY"])
+        defer { daemon.stop() }
+        // NSD answers once it has loaded the zone; until then the refresh fails, and is retried (bounded).
+        var result = try refresh(["axfr://\(nsd)"])
+        for _ in 0..<100 where result.status != 0 {
+            usleep(100_000)
+            result = try refresh(["axfr://\(nsd)"])
+        }
+        #expect(result.status == 0 && result.output.contains("serial 2026112700 installed") && result.output.contains("verified dnssec zonemd"),
+                "\(result.output)\(result.stderr)\n\(daemon.log)")
+    }
 }
