@@ -16,6 +16,19 @@ public enum DNSExchange {
     /// Sends `query` (without the length prefix) and returns the reply
     /// (without it), or why not, by `deadline` (`monotonicMilliseconds()`).
     public static func overTCP(_ query: [UInt8], to server: IPEndpoint, deadline: Int) -> Result<[UInt8], Failure> {
+        var reply: [UInt8] = []
+        return overTCP(query, to: server, deadline: deadline, maximumBytes: 65535) { message in
+            reply = message
+            return false
+        }.map { reply }
+    }
+
+    /// Sends `query` and hands each reply message (without the length
+    /// prefix) to `each` until it returns false: a zone transfer is many
+    /// messages on one connection (RFC 5936). Fails past `deadline` or
+    /// past `maximumBytes` received.
+    public static func overTCP(_ query: [UInt8], to server: IPEndpoint, deadline: Int, maximumBytes: Int,
+                               each: ([UInt8]) -> Bool) -> Result<Void, Failure> {
         let fd = socket(server.socketFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return .failure(Failure("socket: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }
@@ -35,15 +48,22 @@ public enum DNSExchange {
             sent += n
         }
         var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while received.count < 2 || received.count < 2 + (Int(received[0]) << 8 | Int(received[1])) {
+        var total = 0
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            while received.count >= 2, received.count >= 2 + (Int(received[0]) << 8 | Int(received[1])) {
+                let length = Int(received[0]) << 8 | Int(received[1])
+                let message = Array(received[2..<(2 + length)])
+                received.removeFirst(2 + length)
+                if !each(message) { return .success(()) }
+            }
             guard waitFor(POLLIN) else { return .failure(Failure("TCP reply timed out")) }
             let n = recv(fd, &chunk, chunk.count, 0)
             guard n > 0 else { return .failure(Failure("TCP connection closed")) }
+            total += n
+            guard total <= maximumBytes + 2 else { return .failure(Failure("reply over \(maximumBytes) bytes")) }
             received += chunk[0..<n]
         }
-        let length = Int(received[0]) << 8 | Int(received[1])
-        return .success(Array(received[2..<(2 + length)]))
     }
 
     /// Milliseconds on a clock that never jumps, for deadlines.

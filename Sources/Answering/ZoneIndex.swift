@@ -9,6 +9,8 @@ import DNSWire
 public final class ZoneIndex: Sendable {
     public let apex: DNSName
     public let soa: SOAFields
+    /// The SOA record itself, as NOTIFY carries it.
+    public let soaRecord: ResourceRecord
     /// Delegations directly below the apex (TLDs, for the root zone).
     public let delegationCount: Int
     public let recordCount: Int
@@ -19,6 +21,8 @@ public final class ZoneIndex: Sendable {
     /// since 1970), nil when the data carries none: past it, a validating
     /// resolver treats the answers as bogus however recent the serial is.
     public let signaturesExpire: UInt32?
+    /// The zone as AXFR messages, when transfers out are allowed.
+    public let transfer: ZoneTransfer?
 
     let table: NameTable
     let nodes: [Node]
@@ -74,16 +78,19 @@ public final class ZoneIndex: Sendable {
 
     /// Builds the index from stored records. The apex is the owner of the
     /// one SOA; every record outside it is ignored, as is anything below a
-    /// delegation except glue used by a referral.
-    public init(records: [ResourceRecord]) throws(LoadError) {
+    /// delegation except glue used by a referral. With `transferable`, the
+    /// zone's AXFR messages too (`serve --allow-transfer`).
+    public init(records: [ResourceRecord], transferable: Bool = false) throws(LoadError) {
         let soas = records.filter { $0.type == .soa }
         guard let soaRecord = soas.first, let soa = SOAFields(rdata: soaRecord.rdata) else { throw .noSOA }
         guard soas.count == 1 else { throw .multipleSOA }
         let apex = soaRecord.owner.lowercased()
         self.apex = apex
         self.soa = soa
+        self.soaRecord = soaRecord
         self.recordCount = records.count
         apexLabels = apex.labelCount
+        transfer = transferable ? ZoneTransfer(apex: apex, soa: soaRecord, records: records) : nil
 
         // RRsets by owner, in file order; addresses by name for glue.
         var rrsets: [DNSName: [RRType: [ResourceRecord]]] = [:]

@@ -40,6 +40,10 @@ public final class Server {
         public var monitor = FreshnessMonitor.Configuration()
         public var thresholds = FreshnessThresholds()
         public var expiryAction = ExpiryAction.forward
+        /// Clients allowed to transfer the zone over TCP; empty: none.
+        public var transferClients: [IPPrefix] = []
+        /// Secondaries sent a NOTIFY after each reload.
+        public var notifyTargets: [IPEndpoint] = []
 
         public init() {}
     }
@@ -82,7 +86,8 @@ public final class Server {
         // the queries; the TCP bind, exclusive, stops it before that.
         let tcp = try TCPServer(
             addresses: c.addresses,
-            settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections))
+            settings: .init(idleTimeout: .seconds(Int64(c.tcpIdleTimeoutSeconds)), maximumConnections: c.tcpMaximumConnections,
+                            transferClients: c.transferClients))
         let udp: UDPServer
         do {
             udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers,
@@ -131,6 +136,7 @@ public final class Server {
             "serial": "\(zone.soa.serial)", "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
             "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
             "http": "\(status == nil ? "off" : c.statusAddress!.description)",
+"transfers": "\(c.transferClients.isEmpty ? "none" : c.transferClients.map(\.description).joined(separator: " "))",
             "soa-checks": "\(c.monitor.interval.map { "every \($0)s" } ?? "off")",
             "freshness": "\(watch.report().assessment.status)",
         ])
@@ -142,6 +148,7 @@ public final class Server {
         var watchdog = notifier.flatMap { notifier in
             watchdogInterval.map { AnsweringWatchdog(notifier: notifier, interval: $0, udp: udp.pulses, tcp: tcp) }
         }
+        let secondaries = ZoneNotifier(targets: c.notifyTargets, sources: c.addresses, logger: logger)
         var statusShown = statusLine(holder, watch)
         notifier?.ready(status: statusShown)
 
@@ -177,7 +184,9 @@ public final class Server {
             seen = now
             if let reason {
                 notifier?.reloading()
-                watch.reloaded(succeeded: reload(into: holder, reason: reason))
+                let reloaded = reload(into: holder, reason: reason)
+                watch.reloaded(succeeded: reloaded)
+                if reloaded { secondaries.announce(holder.zone.soaRecord) }
                 statusShown = statusLine(holder, watch)
                 notifier?.ready(status: statusShown)
                 shedAt = .now + shedDelay
@@ -223,7 +232,8 @@ public final class Server {
 
     private func load() throws(ServeError) -> ZoneIndex {
         do {
-            return try ZoneIndex(records: DataStore.load(path: configuration.dataPath))
+            return try ZoneIndex(records: DataStore.load(path: configuration.dataPath),
+                                 transferable: !configuration.transferClients.isEmpty)
         } catch let error as StoreError {
             throw ServeError("cannot load \(error)")
         } catch {

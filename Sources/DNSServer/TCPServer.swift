@@ -17,6 +17,8 @@ final class TCPServer: @unchecked Sendable {
     struct Settings: Sendable {
         var idleTimeout: TimeAmount = .seconds(10)
         var maximumConnections = 256
+        /// Clients that may transfer the zone (AXFR, IXFR); empty: none.
+        var transferClients: [IPPrefix] = []
     }
 
     private let group: MultiThreadedEventLoopGroup
@@ -158,6 +160,10 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     private var writesInFlight = 0
     /// Queries relayed to the live roots (expired data) not yet answered.
     private var forwardsInFlight = 0
+    /// Set at connect: whether this client is in `--allow-transfer`.
+    private var transferAllowed = false
+    /// A zone transfer being sent; queries after it wait in `pending`.
+    private var transfer: Transfer?
     private var inputClosed = false
     private var closing = false
     private(set) var lastActivity = NIODeadline.now()
@@ -181,11 +187,13 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     }
 
     /// Neither half a query received nor a reply waiting to be read.
-    var isIdle: Bool { (pending?.readableBytes ?? 0) == 0 && writesInFlight == 0 && forwardsInFlight == 0 }
+    var isIdle: Bool { (pending?.readableBytes ?? 0) == 0 && writesInFlight == 0 && forwardsInFlight == 0 && transfer == nil }
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
         lastActivity = .now()
+        let peer = context.channel.remoteAddress
+        transferAllowed = connections.settings.transferClients.contains { $0.contains(peer) }
         connections.opened(self)
         context.fireChannelActive()
     }
@@ -209,7 +217,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         let zone = serving.holder.zone
         let responder = serving.responder
         let intercepting = serving.expiry.isIntercepting
-        while let length = incoming.getInteger(at: incoming.readerIndex, as: UInt16.self),
+        while transfer == nil, let length = incoming.getInteger(at: incoming.readerIndex, as: UInt16.self),
               incoming.readableBytes >= 2 + Int(length) {
             incoming.moveReaderIndex(forwardBy: 2)
             completed = true
@@ -217,6 +225,11 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
                 let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
                 switch serving.expiry.handling(of: q, intercepting: intercepting) {
                 case .local:
+                    if transferAllowed, let zoneTransfer = zone.transfer, case .query(let parsed) = QueryParser.parse(q),
+                       zoneTransfer.isRequested(by: parsed, in: q) {
+                        transfer = Transfer(zone: zoneTransfer, query: parsed, packet: Array(q[0..<parsed.questionEnd]))
+                        return (Int(length), nil)
+                    }
                     return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
                 case .serverFailure(let parsed):
                     return (Int(length), responder.serverFailure(to: parsed, packet: q, into: Self.scratch))
@@ -242,6 +255,40 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             messageStart = nil
         }
         if let out { send(out, context: context) }
+        sendTransfer(context: context)
+    }
+
+    /// A transfer in progress: the zone as it was when the query came (a
+    /// reload meanwhile does not change it), and the next message to send.
+    struct Transfer {
+        let zone: ZoneTransfer
+        let query: IncomingQuery
+        /// The query's header and question, echoed in every message.
+        let packet: [UInt8]
+        var next = 0
+        var bytes = 0
+    }
+
+    /// Sends the transfer's messages while the client keeps reading them;
+    /// `channelWritabilityChanged` resumes it. Once the last is queued,
+    /// the queries that came after the transfer are answered.
+    private func sendTransfer(context: ChannelHandlerContext) {
+        while !closing, var t = transfer, context.channel.isWritable {
+            let length = t.packet.withUnsafeBytes { t.zone.write(t.next, replyingTo: t.query, packet: $0, into: Self.scratch) }
+            var buffer = context.channel.allocator.buffer(capacity: 2 + length)
+            buffer.writeInteger(UInt16(length))
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))
+            t.next += 1
+            t.bytes += length
+            transfer = t.next < t.zone.messageCount ? t : nil
+            send(buffer, context: context)
+            if transfer == nil {
+                serving.metrics.record(Reply(length: t.bytes, kind: .answer, rcode: .noError, truncated: false), transport: .tcp)
+                if (pending?.readableBytes ?? 0) > 0 {
+                    channelRead(context: context, data: NIOAny(context.channel.allocator.buffer(capacity: 0)))
+                }
+            }
+        }
     }
 
     private func send(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
@@ -273,13 +320,16 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDone() {
-        if inputClosed && writesInFlight == 0 && forwardsInFlight == 0 { close() }
+        if inputClosed && writesInFlight == 0 && forwardsInFlight == 0 && transfer == nil { close() }
     }
 
     /// Stop reading while the client is not reading its replies: pipelined
     /// queries then wait in the client's socket, not in our memory.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { context.read() }
+        if context.channel.isWritable {
+            sendTransfer(context: context)
+            context.read()
+        }
         context.fireChannelWritabilityChanged()
     }
 

@@ -25,6 +25,11 @@ final class OSThread: @unchecked Sendable {
         return thread
     }
 
+    /// Runs `body` on a thread nobody joins: its resources go when it ends.
+    static func detach(_ body: @escaping () -> Void) {
+        pthread_detach(start(body).handle)
+    }
+
     func join() {
         pthread_join(handle, nil)
     }

@@ -1,3 +1,4 @@
+import Addressing
 import CDBStore
 import Dispatch
 import DNSSEC
@@ -17,12 +18,16 @@ public struct RefreshOptions: Sendable {
         case url(String)
         /// Files already on disk, verified and installed the same way.
         case files(zone: String, signature: String)
+        /// A zone transfer from this server (`axfr://HOST[:PORT]`). It
+        /// carries no OpenPGP signature: DNSSEC and ZONEMD are required.
+        case axfr(IPEndpoint)
     }
 
     public static let internicURL = "https://www.internic.net/domain/"
 
     public var data = "data.cdb"
-    public var source = Source.url(internicURL)
+    /// Tried in order until one yields a zone that passes every check.
+    public var sources = [Source.url(internicURL)]
     public var verifier = SignatureVerifier.internic
     /// Install even when the serial is not newer than the installed one,
     /// and download even when the server says nothing changed.
@@ -110,24 +115,49 @@ public enum Refresher {
         let workspace = try Workspace(data: options.data)
         defer { workspace.remove() }
 
+        for (index, source) in options.sources.enumerated() {
+            do {
+                return try await attempt(source, options: options, workspace: workspace, logger: logger, progress: progress, now: now)
+            } catch {
+                // A source that fails is one line, and the next is tried;
+                // a local failure would fail them all.
+                guard index < options.sources.count - 1, error.kind != .local else { throw error }
+                logger.warning("\(error.description.split(whereSeparator: \.isNewline).joined(separator: " ")); trying the next source")
+            }
+        }
+        throw RefreshError(.local, "no source to refresh from")
+    }
+
+    /// One source: fetch, verify, judge, install.
+    private static func attempt(_ source: RefreshOptions.Source, options: RefreshOptions, workspace: Workspace, logger: Logger,
+                                progress: Progress?, now: @Sendable () -> Int64) async throws(RefreshError) -> RefreshOutcome {
         var state = RefreshState.read(forData: options.data)
         let installed = DataStore.serial(path: options.data)
 
-        let zonePath: String, signaturePath: String, sourceName: String, signatureName: String
+        let sourceName: String
+        /// The zone's text, opened once the signature check has started;
+        /// the detached signature to check, none for a transfer.
+        let zoneText: () throws(ZoneError) -> ZoneText
+        var signature: DetachedSignature?
+        var proofs = options.proofs
         var validators: Validators?
-        switch options.source {
-        case .files(let zone, let signature):
+        switch source {
+        case .files(let zone, let signatureFile):
             // The state file names the source for whoever reads it later,
             // from another directory: an absolute path.
             let absolute = realpath(zone, nil).map { resolved in
                 defer { free(resolved) }
                 return String(cString: resolved)
             } ?? zone
-            (zonePath, signaturePath, sourceName, signatureName) = (zone, signature, absolute, signature)
+            sourceName = absolute
+            zoneText = { () throws(ZoneError) in try ZoneText(path: zone, maximumSize: options.maximumZoneSize) }
+            signature = DetachedSignature(data: zone, path: signatureFile, name: signatureFile)
         case .url(let mirror):
             let urls = RefreshOptions.urls(for: mirror)
-            (zonePath, signaturePath) = (workspace.file("root.zone.gz"), workspace.file("root.zone.gz.sig"))
-            (sourceName, signatureName) = (urls.zone, urls.signature)
+            let (zonePath, signaturePath) = (workspace.file("root.zone.gz"), workspace.file("root.zone.gz.sig"))
+            sourceName = urls.zone
+            zoneText = { () throws(ZoneError) in try ZoneText(path: zonePath, maximumSize: options.maximumZoneSize) }
+            signature = DetachedSignature(data: zonePath, path: signaturePath, name: urls.signature)
             // Ask "changed since?" only when what is installed is what the
             // last run took from this URL: otherwise (no data.cdb, another
             // mirror, a hand-run compile since) a 304 would keep the wrong data.
@@ -157,11 +187,27 @@ public enum Refresher {
             case .downloaded(_, let fresh):
                 validators = fresh
             }
+        case .axfr(let server):
+            sourceName = "axfr://\(server)"
+            let deadline = DNSExchange.monotonicMilliseconds() + Int(options.fetch.timeout / .milliseconds(1))
+            // The serial first: an unchanged zone costs one query, not a transfer.
+            let upstream = try TransferSource.serial(of: server, deadline: deadline)
+            if !options.force, let installed, !SerialNumber.isNewer(upstream, than: installed) {
+                state.lastSuccess = now()
+                state.result = RefreshOutcome.Action.unchanged.rawValue
+                state.serial = installed
+                try save(state, forData: options.data)
+                return RefreshOutcome(action: .unchanged, serial: installed, previousSerial: installed, source: sourceName)
+            }
+            let text = try TransferSource.zoneText(from: server, maximumSize: options.maximumZoneSize, deadline: deadline)
+            zoneText = { ZoneText(bytes: text, path: sourceName) }
+            proofs.dnssec = .required
+            proofs.zonemd = .required
         }
 
-        let (signer, zone, staged, proven) = try verifyAndPrepare(zone: zonePath, signature: signaturePath, signatureName: signatureName,
+        let (signer, zone, staged, proven) = try verifyAndPrepare(zoneText, signature: signature, sourceName: sourceName,
                                                                   home: workspace.gnupgHome, staging: workspace.file("data.cdb"),
-                                                                  options: options)
+                                                                  proofs: proofs, options: options)
         var kept = false
         defer { if !kept, case .success(let file) = staged { file.discard() } }
 
@@ -194,12 +240,19 @@ public enum Refresher {
         state.source = sourceName
         state.etag = validators?.etag
         state.lastModified = validators?.lastModified
-        state.verified = ["openpgp"] + proven.verified
+        state.verified = (signer == nil ? [] : ["openpgp"]) + proven.verified
         state.signaturesExpire = proven.signaturesExpire
         try save(state, forData: options.data)
         return RefreshOutcome(action: action, serial: serial, previousSerial: installed, tlds: zone.delegationCount,
-                              source: sourceName, signer: signer.fingerprint, verified: state.verified,
+                              source: sourceName, signer: signer?.fingerprint, verified: state.verified,
                               signaturesExpire: proven.signaturesExpire)
+    }
+
+    /// An OpenPGP signature over the file `data`; `name` is what the log calls it.
+    struct DetachedSignature {
+        var data: String
+        var path: String
+        var name: String
     }
 
     /// The state file is the freshness monitor's evidence that refresh
@@ -227,27 +280,32 @@ public enum Refresher {
     /// verification and the inflating thread would take turns on the other,
     /// and the parse would wait for the verification instead of overlapping
     /// it (measured: 4 ms slower, with less CPU used).
-    static func verifyAndPrepare(zone: String, signature: String, signatureName: String, home: String, staging: String,
+    static func verifyAndPrepare(_ zoneText: () throws(ZoneError) -> ZoneText, signature: DetachedSignature?,
+                                 sourceName: String, home: String, staging: String, proofs policy: VerificationPolicy,
                                  options: RefreshOptions)
-        throws(RefreshError) -> (SignatureVerifier.Signer, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport) {
-        let verification = Handoff<SignatureVerifier.Signer, RefreshError>()
-        let verifier = options.verifier
-        Thread {
-            verification.finish(Result { () throws(RefreshError) in
-                try verifier.verify(signature: signature, data: zone, home: home, label: signatureName)
-            })
-        }.start()
+        throws(RefreshError) -> (SignatureVerifier.Signer?, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport) {
+        let verification = Handoff<SignatureVerifier.Signer?, RefreshError>()
+        if let signature {
+            let verifier = options.verifier
+            Thread {
+                verification.finish(Result { () throws(RefreshError) in
+                    try verifier.verify(signature: signature.path, data: signature.data, home: home, label: signature.name)
+                })
+            }.start()
+        } else {
+            verification.finish(.success(nil))
+        }
         let prepared: Result<(CheckedZone, Result<DataStore.Staged, StoreError>), RefreshError>
-        let proofs = PipelineVerification(apex: .root, file: zone, policy: options.proofs)
+        let proofs = PipelineVerification(apex: .root, file: signature?.data ?? sourceName, policy: policy)
         do {
-            let text = try ZoneText(path: zone, maximumSize: options.maximumZoneSize)
+            let text = try zoneText()
             let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: options.keepDNSSEC)
             prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
                                                                  temporary: staging, verify: proofs.run))
         } catch {
             prepared = .failure(RefreshError(.data, "\(error)"))
         }
-        let signer: SignatureVerifier.Signer
+        let signer: SignatureVerifier.Signer?
         do {
             signer = try verification.wait().get()
         } catch {

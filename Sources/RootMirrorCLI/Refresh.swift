@@ -1,3 +1,4 @@
+import Addressing
 import ArgumentParser
 import Refresh
 
@@ -29,8 +30,10 @@ struct RefreshCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The data.cdb to install.")
     var data = "data.cdb"
 
-    @Option(help: "Mirror to fetch from: a directory URL (root.zone.gz is appended) or the .gz URL; the signature is URL.sig.")
-    var url = RefreshOptions.internicURL
+    @Option(help: ArgumentHelp(
+        "Source, tried in order until one passes every check (repeatable; default internic): a mirror's directory URL (root.zone.gz is appended) or .gz URL, signed by URL.sig; or axfr://HOST[:PORT], a zone transfer, for which DNSSEC and ZONEMD are required.",
+        valueName: "url"))
+    var url: [String] = []
 
     @Option(help: "Verify against the OpenPGP public key(s) in this file instead of the built-in internic key.")
     var keyring: String?
@@ -73,7 +76,7 @@ struct RefreshCommand: ParsableCommand {
 
     func validate() throws {
         if (file == nil) != (sig == nil) { throw ValidationError("--file and --sig go together") }
-        if file != nil && url != RefreshOptions.internicURL { throw ValidationError("--file and --url exclude each other") }
+        if file != nil && !url.isEmpty { throw ValidationError("--file and --url exclude each other") }
         if connectTimeout <= 0 || timeout <= 0 { throw ValidationError("timeouts must be positive") }
         if retries < 0 || minTLDs < 0 || maxSize <= 0 { throw ValidationError("--retries, --min-tlds and --max-size must not be negative") }
     }
@@ -94,7 +97,7 @@ struct RefreshCommand: ParsableCommand {
         options.fetch.timeout = .milliseconds(Int(timeout * 1000))
         options.fetch.retries = retries
         options.proofs = try proofs.policy(origin: .root)
-        if let file, let sig { options.source = .files(zone: file, signature: sig) } else { options.source = .url(url) }
+        options.sources = try file.map { [.files(zone: $0, signature: sig!)] } ?? urls.map(source)
         do throws(RefreshError) {
             if let keyring {
                 options.verifier = try SignatureVerifier(keyringFile: keyring, fingerprint: fingerprint)
@@ -108,6 +111,19 @@ struct RefreshCommand: ParsableCommand {
             // One line whatever a server or gpg put in the text: cron mails it.
             let line = error.description.split(whereSeparator: \.isNewline).joined(separator: " ")
             throw fail(line, exitCode: error.kind.exitCode)
+        }
+    }
+
+    /// The sources to try, in order.
+    var urls: [String] { url.isEmpty ? [RefreshOptions.internicURL] : url }
+
+    /// `axfr://HOST[:PORT]` is a zone transfer; anything else a mirror URL.
+    private func source(_ text: String) throws -> RefreshOptions.Source {
+        guard text.hasPrefix("axfr://") else { return .url(text) }
+        do {
+            return .axfr(try IPEndpoint(parsing: String(text.dropFirst("axfr://".count)), defaultPort: 53))
+        } catch {
+            throw fail("--url: \(error) (axfr:// takes an address, not a host name)", exitCode: 64)
         }
     }
 

@@ -29,6 +29,11 @@ struct Serve: ParsableCommand {
             written by `rootmirror refresh`, or else from data.cdb's modification time. Once the \
             data has expired (no refresh for longer than the SOA EXPIRE), queries are relayed to \
             the upstreams by default (--on-expiry), until fresh data is installed.
+
+            A fleet: clients in an --allow-transfer prefix may copy the zone as served (AXFR, or \
+            IXFR answered with the whole zone) over TCP; anyone else, and any transfer over UDP, is \
+            refused. After each reload, every --notify address is sent a NOTIFY for the zone, \
+            from the first --listen address of its family.
             """
     )
 
@@ -72,6 +77,13 @@ struct Serve: ParsableCommand {
                                valueName: "action"))
     var onExpiry = ExpiryAction.forward
 
+    @Option(name: .customLong("allow-transfer"),
+            help: ArgumentHelp("Let clients in this prefix transfer the zone over TCP (repeatable).", valueName: "prefix"))
+    var allowTransfer: [String] = []
+
+    @Option(help: ArgumentHelp("Send NOTIFY to this secondary after each reload (repeatable).", valueName: "addr[:port]"))
+    var notify: [String] = []
+
     @OptionGroup(title: "Freshness")
     var freshness: FreshnessOptions
 
@@ -84,6 +96,16 @@ struct Serve: ParsableCommand {
             }
         } catch {
             throw fail("--listen: \(error)", exitCode: 64)
+        }
+        do {
+            config.transferClients = try allowTransfer.map { (text) throws(IPEndpointError) in try IPPrefix(parsing: text) }
+        } catch {
+            throw fail("--allow-transfer: \(error)", exitCode: 64)
+        }
+        do {
+            config.notifyTargets = try notify.map { (text) throws(IPEndpointError) in try IPEndpoint(parsing: text, defaultPort: 53) }
+        } catch {
+            throw fail("--notify: \(error)", exitCode: 64)
         }
         guard tcpIdleTimeout > 0 else { throw fail("--tcp-idle-timeout must be positive", exitCode: 64) }
         guard tcpMaxConnections > 0 else { throw fail("--tcp-max-connections must be positive", exitCode: 64) }

@@ -135,24 +135,10 @@ struct ValidatingResolverTests {
             // named listens only on addresses configured on an interface: 127.0.0.1.
             let endpoint = Endpoint(host: "127.0.0.1", port: Endpoint.random().port)
             let ds = world.anchor.split(whereSeparator: \.isWhitespace).suffix(4)
-            try """
-                options {
-                    directory "\(dir)";
-                    pid-file "\(dir)/named.pid";
-                    managed-keys-directory "\(dir)";
-                    listen-on port \(endpoint.port) { 127.0.0.1; };
-                    listen-on-v6 { none; };
-                    recursion yes;
-                    allow-query { 127.0.0.0/8; };
-                    dnssec-validation yes;
-                };
-                controls { };
+            return (try startNamed(in: dir, port: endpoint.port, options: ["recursion yes", "dnssec-validation yes"], rest: """
                 trust-anchors { . static-ds \(ds.dropLast().joined(separator: " ")) "\(ds.last!)"; };
                 zone "." { type static-stub; server-addresses { \(mirror); }; };
-
-                """.write(toFile: "\(dir)/named.conf", atomically: true, encoding: .utf8)
-            return (try Daemon(name: "named", executable: "/usr/sbin/named", arguments: ["-g", "-4", "-c", "\(dir)/named.conf"],
-                               logPath: "\(dir)/named.log"), endpoint)
+                """), endpoint)
         },
         Resolver(name: "kresd") { world, mirror, dir in
             let endpoint = Endpoint.random()
@@ -201,26 +187,7 @@ struct ValidatingResolverTests {
     /// it reaches the root (a `stub-zone` clause, or `root-hints`).
     static func startUnbound(world: World, dir: String, root: String) throws -> (Daemon, Endpoint) {
         let endpoint = Endpoint.random()
-        try """
-            server:
-                interface: \(endpoint.host)@\(endpoint.port)
-                do-not-query-localhost: no
-                do-ip6: no
-                username: ""
-                chroot: ""
-                directory: "\(dir)"
-                pidfile: "\(dir)/unbound.pid"
-                use-syslog: no
-                logfile: ""
-                access-control: 127.0.0.0/8 allow
-                trust-anchor: "\(world.anchor)"
-            remote-control:
-                control-enable: no
-            \(root)
-
-            """.write(toFile: "\(dir)/unbound.conf", atomically: true, encoding: .utf8)
-        return (try Daemon(name: "unbound", executable: "/usr/sbin/unbound", arguments: ["-d", "-c", "\(dir)/unbound.conf"],
-                           logPath: "\(dir)/unbound.log"), endpoint)
+        return (try TestSupport.startUnbound(in: dir, endpoint: endpoint, server: ["trust-anchor: \"\(world.anchor)\""], rest: root), endpoint)
     }
 
     /// Starts `resolver` on `mirror` in a directory of its own and waits

@@ -62,7 +62,7 @@ import TestSupport
         target = try Target()
         try mirror.publish(zone2026a, signedBy: key)
         options.data = target.data
-        options.source = .url(mirror.server.base + "flaky/")
+        options.sources = [.url(mirror.server.base + "flaky/")]
         options.verifier = SignatureVerifier(keyring: bytes(key.publicKey), pinnedFingerprints: [key.fingerprint], keyringName: "test")
         options.fetch.retryDelay = .milliseconds(10)
         options.proofs.dnssec = .off

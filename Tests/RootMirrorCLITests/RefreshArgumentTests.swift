@@ -19,7 +19,7 @@ import Testing
 
     @Test func defaultsFetchFromInternic() throws {
         let command = try #require(try RootMirror.parseAsRoot(["refresh"]) as? RefreshCommand)
-        #expect(command.url == "https://www.internic.net/domain/")
+        #expect(command.urls == ["https://www.internic.net/domain/"])
         #expect(command.data == "data.cdb" && command.minTLDs == 1000 && !command.force && !command.quiet)
     }
 

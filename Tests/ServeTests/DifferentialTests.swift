@@ -64,7 +64,10 @@ struct DifferentialTests {
         return zone
     }
 
-    static func startKnot(zone: String, dir: Scratch, endpoint: Endpoint) throws -> Daemon {
+    /// Knot serving `zone`, which loopback clients may transfer; with
+    /// `primary`, a secondary that transfers it from there (and takes its
+    /// NOTIFY) when the file is missing.
+    static func startKnot(zone: String, dir: Scratch, endpoint: Endpoint, primary: Endpoint? = nil) throws -> Daemon {
         let storage = dir.file("knot")
         try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
         let config = """
@@ -80,6 +83,11 @@ struct DifferentialTests {
             log:
               - target: stderr
                 any: warning
+            acl:
+              - id: loopback
+                address: 127.0.0.0/8
+                action: [transfer, notify]
+            \(primary.map { "remote:\n  - id: primary\n    address: \($0.host)@\($0.port)" } ?? "")
             template:
               - id: default
                 storage: \(storage)
@@ -90,6 +98,8 @@ struct DifferentialTests {
             zone:
               - domain: .
                 file: \(zone)
+                acl: loopback
+            \(primary == nil ? "" : "    master: primary")
 
             """
         try config.write(toFile: dir.file("knot.conf"), atomically: true, encoding: .utf8)

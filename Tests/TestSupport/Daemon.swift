@@ -89,8 +89,10 @@ public final class RootmirrorServer {
 
 /// Debian's NSD in the foreground, serving `zones` (name, file) on each
 /// `listen` address (`ADDR` or `ADDR@PORT`), with rate limiting off: tests
-/// and benchmarks send many queries from one address.
-public func startNSD(zones: [(name: String, file: String)], listen: [String], in dir: Scratch) throws -> Daemon {
+/// and benchmarks send many queries from one address. `zoneOptions` are
+/// added to every zone (a secondary's `request-xfr:`, say).
+public func startNSD(zones: [(name: String, file: String)], listen: [String], in dir: Scratch,
+                     zoneOptions: [String] = []) throws -> Daemon {
     let state = dir.file("nsd")
     try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
     let config = """
@@ -109,9 +111,57 @@ public func startNSD(zones: [(name: String, file: String)], listen: [String], in
             verbosity: 1
         remote-control:
             control-enable: no
-        \(zones.map { "zone:\n    name: \"\($0.name)\"\n    zonefile: \"\($0.file)\"" }.joined(separator: "\n"))
+        \(zones.map { "zone:\n    name: \"\($0.name)\"\n    zonefile: \"\($0.file)\"" + zoneOptions.map { "\n    \($0)" }.joined() }.joined(separator: "\n"))
 
         """
     try config.write(toFile: dir.file("nsd.conf"), atomically: true, encoding: .utf8)
     return try Daemon(name: "nsd", executable: "/usr/sbin/nsd", arguments: ["-d", "-c", dir.file("nsd.conf")], logPath: dir.file("nsd.log"))
+}
+
+/// Debian's BIND in the foreground, in `directory`, on 127.0.0.1 (named
+/// listens only on addresses configured on an interface) at `port`, queried
+/// from loopback only; `options` go in its options block, `rest` after it.
+public func startNamed(in directory: String, port: UInt16, options: [String], rest: String) throws -> Daemon {
+    try """
+        options {
+            directory "\(directory)";
+            pid-file "\(directory)/named.pid";
+            managed-keys-directory "\(directory)";
+            listen-on port \(port) { 127.0.0.1; };
+            listen-on-v6 { none; };
+            allow-query { 127.0.0.0/8; };
+        \(options.map { "    \($0);" }.joined(separator: "\n"))
+        };
+        controls { };
+        \(rest)
+
+        """.write(toFile: "\(directory)/named.conf", atomically: true, encoding: .utf8)
+    return try Daemon(name: "named", executable: "/usr/sbin/named", arguments: ["-g", "-4", "-c", "\(directory)/named.conf"],
+                      logPath: "\(directory)/named.log")
+}
+
+/// Debian's Unbound in the foreground, in `directory`, answering loopback
+/// clients on `endpoint`; `server` lines go in its server clause, `rest`
+/// (a stub-zone or auth-zone clause) after it.
+public func startUnbound(in directory: String, endpoint: Endpoint, server: [String], rest: String) throws -> Daemon {
+    try """
+        server:
+            interface: \(endpoint.host)@\(endpoint.port)
+            do-not-query-localhost: no
+            do-ip6: no
+            username: ""
+            chroot: ""
+            directory: "\(directory)"
+            pidfile: "\(directory)/unbound.pid"
+            use-syslog: no
+            logfile: ""
+            access-control: 127.0.0.0/8 allow
+        \(server.map { "    \($0)" }.joined(separator: "\n"))
+        remote-control:
+            control-enable: no
+        \(rest)
+
+        """.write(toFile: "\(directory)/unbound.conf", atomically: true, encoding: .utf8)
+    return try Daemon(name: "unbound", executable: "/usr/sbin/unbound", arguments: ["-d", "-c", "\(directory)/unbound.conf"],
+                      logPath: "\(directory)/unbound.log")
 }

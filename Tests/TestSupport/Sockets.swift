@@ -10,10 +10,12 @@ import Glibc
 public final class TCPClient: @unchecked Sendable {
     public let fd: Int32
 
-    public init(_ endpoint: Endpoint, timeoutMilliseconds: Int = 5000) throws {
+    /// `configure` sets further socket options before the connect.
+    public init(_ endpoint: Endpoint, timeoutMilliseconds: Int = 5000, configure: (Int32) -> Void = { _ in }) throws {
         fd = try connectedSocket(SOCK_STREAM, to: endpoint, timeoutMilliseconds: timeoutMilliseconds) { fd in
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            configure(fd)
         }
     }
 

@@ -3,13 +3,25 @@ import Foundation
 /// A scratch directory removed when the test ends, pass or fail.
 public final class Scratch {
     public let path: String
+    /// A subdirectory goes with its parent, not on its own.
+    private let owned: Bool
 
     public init() throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("rootmirror-test-\(UUID().uuidString)").path
+        owned = true
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    deinit { remove() }
+    private init(subdirectory path: String) throws {
+        self.path = path
+        owned = false
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { if owned { remove() } }
+
+    /// A directory inside this one, for one daemon's files; removed with it.
+    public func subdirectory(_ name: String) throws -> Scratch { try Scratch(subdirectory: file(name)) }
 
     /// Removes the directory now (tests that hand it to a long-lived
     /// process call this from `defer`); removing twice is harmless.
