@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "RefreshTests", dependencies: ["Refresh", "DNSSEC", "CDBStore", "DNSWire", "BuildInfo", "TestSupport", "RootMirrorCLI"]),
         .testTarget(name: "RootMirrorCLITests", dependencies: ["RootMirrorCLI", "BuildInfo", "TestSupport"]),
         // serve's integration tests drive the built binary with dig, kdig, Knot and NSD.
-        .testTarget(name: "ServeTests", dependencies: ["DNSWire", "RootMirrorCLI", "TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: ["DNSWire", "DNSServer", "RootMirrorCLI", "TestSupport"]),
         // Real parts end to end: dnscache through serve to tinydns, refresh from an HTTP mirror,
         // the daemontools service directory under svscan, `make install` into a scratch root.
         .testTarget(name: "EndToEndTests", dependencies: ["RootMirrorCLI", "TestSupport"]),

@@ -160,12 +160,17 @@ public final class Server {
         // (a second at most) when no query comes.
         let shedDelay = Duration.seconds(2)
         var shedAt: ContinuousClock.Instant? = .now + shedDelay
+        var codeShedAt = ContinuousClock.now + ResidentMemory.codeInterval
         while true {
             let s = signals.wait(milliseconds: wait)
             watchdog?.check(logger: logger)
             if let at = shedAt, ContinuousClock.now >= at {
                 memory.shed()
                 shedAt = nil
+            }
+            if ContinuousClock.now >= codeShedAt {
+                memory.shedCode()
+                codeShedAt = .now + ResidentMemory.codeInterval
             }
             if s == SIGTERM || s == SIGINT {
                 logger.info("stopping", metadata: ["signal": "\(s == SIGTERM ? "TERM" : "INT")"])
