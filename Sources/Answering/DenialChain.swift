@@ -27,8 +27,10 @@ struct DenialChain: Sendable {
     struct Reply: Sendable {
         /// The node of the closest encloser this reply proves the wildcard absent at.
         var closestEncloser: Int
-        /// The template, an offset in the index's `templates`.
-        var template: Int
+        /// The NSEC covering the name, and the one covering the wildcard
+        /// when that is another: templates, offsets in the index's `templates`.
+        var cover: Int
+        var wildcard: Int?
     }
 
     /// `owners` must be in canonical order (`canonicallySorted`).
@@ -123,14 +125,14 @@ struct DenialChain: Sendable {
         }
     }
 
-    /// The NXDOMAIN template for a name with canonical key `key` whose
+    /// The NXDOMAIN proofs for a name with canonical key `key` whose
     /// closest encloser is node `closestEncloser`.
-    func nxdomain(key: UnsafeRawBufferPointer, closestEncloser: Int) -> Int {
+    func nxdomain(key: UnsafeRawBufferPointer, closestEncloser: Int) -> Reply {
         let range = replyRanges[gap(of: key)]
         for i in range where replies[i].closestEncloser == closestEncloser {
-            return replies[i].template
+            return replies[i]
         }
         // The apex encloses every name and is every gap's first candidate.
-        return replies[range.lowerBound].template
+        return replies[range.lowerBound]
     }
 }

@@ -80,7 +80,7 @@ public struct Responder: Sendable {
 
         let questionEnd = q.questionEnd
         out.baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: questionEnd)
-        let placement = zone.write(found.template, into: out, at: questionEnd, limit: limit, qnameLength: q.qnameLength)
+        let placement = zone.write(found, into: out, at: questionEnd, limit: limit, qnameLength: q.qnameLength)
         var flags = MessageHeader.qrBit | (q.flags & (MessageHeader.rdBit | MessageHeader.cdBit)) | found.rcode.rawValue
         if found.authoritative { flags |= MessageHeader.aaBit }
         if placement.truncated { flags |= MessageHeader.tcBit }
@@ -159,6 +159,9 @@ extension ZoneIndex {
         var rcode: RCode
         var authoritative: Bool
         var kind: ReplyKind
+        /// For DO negative replies, the NSEC proofs written after `template`.
+        var proof: Int? = nil
+        var wildcardProof: Int? = nil
     }
 
     /// RFC 1034 §4.3.2 for a server with one zone: walk down from the apex
@@ -190,8 +193,10 @@ extension ZoneIndex {
                 depth += 1
                 let start = starts[labels - depth]
                 guard let child = table.find(p, start: start, length: qnameEnd - start) else {
-                    let template = dnssecOK && !denial.isEmpty ? signedNXDomain(p, starts: starts, labels: labels, closestEncloser: node) : negative
-                    return Found(template: template, rcode: .nxDomain, authoritative: true, kind: .nxdomain)
+                    guard dnssecOK else { return Found(template: negative, rcode: .nxDomain, authoritative: true, kind: .nxdomain) }
+                    let proofs = denial.isEmpty ? nil : signedNXDomain(p, starts: starts, labels: labels, closestEncloser: node)
+                    return Found(template: signedNegative, rcode: .nxDomain, authoritative: true, kind: .nxdomain,
+                                 proof: proofs?.cover, wildcardProof: proofs?.wildcard)
                 }
                 node = child
                 if let referral = nodes[node].referral {
@@ -211,16 +216,17 @@ extension ZoneIndex {
             if qtype != .cname, let cname {
                 return Found(template: cname, rcode: .noError, authoritative: true, kind: .answer)
             }
-            return Found(template: dnssecOK ? n.signedNoData : negative, rcode: .noError, authoritative: true, kind: .nodata)
+            guard dnssecOK else { return Found(template: negative, rcode: .noError, authoritative: true, kind: .nodata) }
+            return Found(template: signedNegative, rcode: .noError, authoritative: true, kind: .nodata, proof: n.noDataProof)
         }
     }
 
-    /// The NXDOMAIN template for the query name whose labels start at
+    /// The NXDOMAIN proofs for the query name whose labels start at
     /// `starts[0..<labels]`: its canonical key, built on the stack, finds the
     /// NSEC gap that holds it.
     @inline(__always)
     private func signedNXDomain(_ p: UnsafeRawBufferPointer, starts: UnsafeMutableBufferPointer<Int>, labels: Int,
-                                closestEncloser: Int) -> Int {
+                                closestEncloser: Int) -> DenialChain.Reply {
         withUnsafeTemporaryAllocation(byteCount: DNSName.maxWireLength, alignment: 1) { key in
             var k = 0
             var label = labels

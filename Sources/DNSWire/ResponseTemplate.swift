@@ -42,6 +42,16 @@ public struct ResponseTemplate: Sendable {
         /// A required unit did not fit; what did fit was written.
         public var truncated = false
 
+        /// Takes in a template written at this one's end.
+        @inline(__always)
+        public mutating func append(_ next: Placement) {
+            end = next.end
+            counts.answer &+= next.counts.answer
+            counts.authority &+= next.counts.authority
+            counts.additional &+= next.counts.additional
+            truncated = next.truncated
+        }
+
         /// Counts one unit with these flags (see `packed`) in its section.
         @inline(__always)
         mutating func count(_ flags: Int) {
