@@ -66,6 +66,12 @@ family() { local c; echo -n "$1 "; for c in $(pgrep -P "$1"); do family "$c"; do
 pids_of() { case $1 in nsd) family $nsd_pid;; *) echo "${pids[$1]}";; esac; }
 rss_mb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done; echo "scale=1; $t / 1024" | bc; }
 pin() { for p in "$@"; do taskset -a -p -c 1 "$p" >/dev/null; done; }
+# What dnsperf counts lost was dropped by the kernel somewhere: at the
+# server's own sockets (their receive queue full: the server's loss), or at
+# dnsperf's (UDP RcvbufErrors of the whole host minus the server's: replies
+# sent that the client did not read in time).
+server_drops() { local a; a=$(echo "$1" | awk -F. '{printf "%02X%02X%02X%02X:0035", $4, $3, $2, $1}'); awk -v a="$a" '$2 == a {d += $13} END {print d + 0}' /proc/net/udp; }
+rcvbuf_errors() { awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ {print $6}' /proc/net/snmp; }
 wait_answering() { for _ in $(seq 100); do dig +short +tries=1 +time=1 @"$1" . SOA >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "$1 does not answer" >&2; exit 1; }
 
 echo "== starting servers"
@@ -169,10 +175,13 @@ printf "\n== %s s per run, server on CPU 1, dnsperf on CPU 0\n" "$secs"
 for rate in 60000 100000; do
     for s in $servers; do
         pin $(pids_of $s)
+        drops_before=$(server_drops "${ips[$s]}"); rcvbuf_before=$(rcvbuf_errors)
         line=$("$cpq" "${ips[$s]}" "$work/queries.txt" "$secs" "$rate" $(pids_of $s))
-        echo "  $s @ $rate: $line"
+        dropped=$(( $(server_drops "${ips[$s]}") - drops_before ))
+        at_client=$(( $(rcvbuf_errors) - rcvbuf_before - dropped ))
+        echo "  $s @ $rate: $line server_drops=$dropped client_drops=$at_client"
         cpu[$s,$rate]=$(echo "$line" | sed -E 's/.*cpu_us_per_query=([0-9.]+).*/\1/')
-        lost[$s,$rate]=$(echo "$line" | sed -E 's/.*lost=([0-9]+).*/\1/')
+        lost[$s,$rate]=$(echo "$line" | sed -E 's/.*lost=([0-9]+).*/\1/')/$dropped
         lat[$s,$rate]=$(echo "$line" | sed -E 's/.*avg_latency_s=([0-9.]+).*/\1/')
     done
 done
@@ -185,7 +194,8 @@ if [ -n "$signed" ]; then
     done
 fi
 
-printf "\n%-11s %12s %12s %9s %9s %14s %14s %9s %13s %15s\n" server "cpu_us@60k" "cpu_us@100k" "lost@60k" "lost@100k" "latency_ms@60k" "latency_ms@100k" "rss_MB" "cpu@60k/nsd" "cpu@60k/floor"
+printf "\n(lost: by dnsperf / of them dropped at the server's sockets; the rest at dnsperf's)\n"
+printf "%-11s %12s %12s %9s %9s %14s %14s %9s %13s %15s\n" server "cpu_us@60k" "cpu_us@100k" "lost@60k" "lost@100k" "latency_ms@60k" "latency_ms@100k" "rss_MB" "cpu@60k/nsd" "cpu@60k/floor"
 for s in $servers; do
     ratio=$(echo "scale=2; ${cpu[$s,60000]} / ${cpu[nsd,60000]}" | bc)
     floor_ratio=$(echo "scale=2; ${cpu[$s,60000]} / ${cpu[floor,60000]}" | bc)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak `rootmirror serve` by hand (issue 14): a steady UDP query mix with DO
 # and without (dnsperf), TCP clients coming and going, a new data.cdb every
-# few minutes (the 2023 and 2026 roots in turn, renamed over) and a SIGHUP
+# few minutes (the signed 2023 and stripped 2026 roots in turn, renamed over) and a SIGHUP
 # now and then, /health scraped every second. Every minute: RSS, open
 # descriptors, SOA answers whose serial was not the installed one (after
 # a reload's second of grace), TCP and /health failures; dnsperf's lost
@@ -31,7 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" compile "$shared/zones/root-2023051100.zone.gz" -o "$work/a.cdb" >/dev/null
+# a: the signed 2023 root with its DNSSEC records kept, so that the DO
+# clients get signed answers and NSEC proofs; b: the stripped 2026 root.
+"$bin" compile "$shared/zones/root-2023051100.zone.gz" -o "$work/a.cdb" --keep-dnssec >/dev/null
 "$bin" compile "$shared/zones/root-2026082200-nosig.zone.gz" -o "$work/b.cdb" >/dev/null
 cp "$work/a.cdb" "$work/data.cdb"
 zcat "$shared/zones/root-2023051100.zone.gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|DNSKEY|DS)$/' > "$work/root.zone"
