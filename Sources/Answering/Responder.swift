@@ -159,9 +159,10 @@ extension ZoneIndex {
         var rcode: RCode
         var authoritative: Bool
         var kind: ReplyKind
-        /// For DO negative replies, the NSEC proofs written after `template`.
-        var proof: Int? = nil
-        var wildcardProof: Int? = nil
+        /// Templates written after `template`, in order: a referral's DS
+        /// proof (with DO) and glue; a DO negative reply's NSEC proofs.
+        var second: Int? = nil
+        var third: Int? = nil
     }
 
     /// RFC 1034 §4.3.2 for a server with one zone: walk down from the apex
@@ -196,12 +197,13 @@ extension ZoneIndex {
                     guard dnssecOK else { return Found(template: negative, rcode: .nxDomain, authoritative: true, kind: .nxdomain) }
                     let proofs = denial.isEmpty ? nil : signedNXDomain(p, starts: starts, labels: labels, closestEncloser: node)
                     return Found(template: signedNegative, rcode: .nxDomain, authoritative: true, kind: .nxdomain,
-                                 proof: proofs?.cover, wildcardProof: proofs?.wildcard)
+                                 second: proofs?.cover, third: proofs?.wildcard)
                 }
                 node = child
                 if let referral = nodes[node].referral {
                     if depth == labels && qtype == .ds { break }
-                    return Found(template: dnssecOK ? nodes[node].signedReferral! : referral, rcode: .noError, authoritative: false, kind: .referral)
+                    return Found(template: referral, rcode: .noError, authoritative: false, kind: .referral,
+                                 second: dnssecOK ? nodes[node].referralProof : nil, third: nodes[node].referralGlue)
                 }
             }
             let n = nodes[node]
@@ -217,7 +219,7 @@ extension ZoneIndex {
                 return Found(template: cname, rcode: .noError, authoritative: true, kind: .answer)
             }
             guard dnssecOK else { return Found(template: negative, rcode: .noError, authoritative: true, kind: .nodata) }
-            return Found(template: signedNegative, rcode: .noError, authoritative: true, kind: .nodata, proof: n.noDataProof)
+            return Found(template: signedNegative, rcode: .noError, authoritative: true, kind: .nodata, second: n.noDataProof)
         }
     }
 

@@ -40,7 +40,7 @@ public final class ZoneIndex: Sendable {
     let negative: Int
     /// For DO: the same SOA with its RRSIGs, which the NSEC proofs follow.
     /// A negative reply is written in parts, this and one template per NSEC
-    /// (`Found.proof`), so that the SOA's signature and each NSEC's are held
+    /// (`Found.second`, `third`), so that the SOA's signature and each NSEC's are held
     /// once, not once per name and gap: 2.8 of the signed root's 5.9 MB of
     /// templates were copies of them.
     let signedNegative: Int
@@ -49,15 +49,18 @@ public final class ZoneIndex: Sendable {
 
     /// Plain values only, so that reading a node costs no reference counting.
     struct Node: Sendable {
-        /// Set for a delegation (NS in authority, glue in additional): the template.
+        /// Set for a delegation: the template of its NS RRset in authority,
+        /// which `referralGlue` follows (and, with DO, `referralProof` precedes).
         var referral: Int?
+        /// The glue in additional, its names pointing into `referral`'s.
+        var referralGlue: Int
         /// Positive answers by type, anchored at this node's own name.
         var answers: Range<Int>
         /// The RRset that stands for all of them in a minimal ANY reply.
         var anyType: RRType?
-        /// For DO: the referral with the DS RRset, or the NSEC proving there
-        /// is none, and their RRSIGs (RFC 4035 §3.1.4).
-        var signedReferral: Int?
+        /// For DO: the DS RRset, or the NSEC proving there is none, and their
+        /// RRSIGs (RFC 4035 §3.1.4), in authority after the NS RRset.
+        var referralProof: Int?
         /// For DO: the NSEC proving a type absent here and its RRSIGs, which
         /// follow `signedNegative` in NODATA (RFC 4035 §3.1.3.1); nil without one.
         var noDataProof: Int?
@@ -209,7 +212,8 @@ public final class ZoneIndex: Sendable {
             let sets = rrsets[name] ?? [:]
             let first = answers.count
             var referral: Int?
-            var signedReferral: Int?
+            var referralGlue = 0
+            var referralProof: Int?
             var anyType: RRType?
             func answer(_ type: RRType) -> Answer {
                 let plain = add(Self.answer(Signed(set: sets[type]!, signatures: []), anchor: name, addresses: addresses))
@@ -217,11 +221,13 @@ public final class ZoneIndex: Sendable {
                               signedTemplate: isSigned ? add(Self.answer(signed(name, type), anchor: name, addresses: addresses)) : plain)
             }
             if delegations.contains(name), let ns = sets[.ns] {
-                referral = add(Self.referral(ns: ns, proof: [], cut: name, addresses: addresses))
-                signedReferral = referral
+                let parts = Self.referral(ns: ns, cut: name, addresses: addresses)
+                referral = add(parts.ns)
+                referralGlue = add(parts.glue)
                 if isSigned {
-                    let proof = sets[.ds] != nil ? signed(name, .ds) : signed(name, .nsec)
-                    signedReferral = add(Self.referral(ns: ns, proof: [proof], cut: name, addresses: addresses))
+                    var builder = ResponseTemplate.Builder(anchor: name)
+                    builder.add(signed: [sets[.ds] != nil ? signed(name, .ds) : signed(name, .nsec)], section: .authority)
+                    referralProof = add(builder.build())
                 }
                 if sets[.ds] != nil { answers.append(answer(.ds)) }
             } else {
@@ -230,8 +236,8 @@ public final class ZoneIndex: Sendable {
             }
             // An empty non-terminal has no NSEC of its own: the one whose gap
             // holds it proves it (for an owner, its gap is its own).
-            built.append(Node(referral: referral, answers: first..<answers.count, anyType: anyType,
-                              signedReferral: signedReferral, noDataProof: denial.isEmpty ? nil : nsecProofs[denial.gap(of: name)]))
+            built.append(Node(referral: referral, referralGlue: referralGlue, answers: first..<answers.count, anyType: anyType,
+                              referralProof: referralProof, noDataProof: denial.isEmpty ? nil : nsecProofs[denial.gap(of: name)]))
         }
         nodes = built
         self.answers = answers
@@ -248,21 +254,21 @@ public final class ZoneIndex: Sendable {
         var signatures: [ResourceRecord]
     }
 
-    /// Writes a found reply: its template, then its NSEC proofs, if any,
-    /// each after the last while nothing required was left out.
+    /// Writes a found reply: its template, then the ones that follow it, if
+    /// any, each after the last while nothing required was left out.
     @inline(__always)
     func write(_ found: Found, into out: UnsafeMutableRawBufferPointer, at offset: Int, limit: Int,
                qnameLength: Int) -> ResponseTemplate.Placement {
         templates.withUnsafeBytes { block in
             var placement = ResponseTemplate.write(packed: block.baseAddress! + found.template, into: out, at: offset, limit: limit,
-                                                   qnameLength: qnameLength)
-            @inline(__always) func follow(with proof: Int?) {
-                guard let proof, !placement.truncated else { return }
-                placement.append(ResponseTemplate.write(packed: block.baseAddress! + proof, into: out, at: placement.end,
-                                                        limit: limit, qnameLength: qnameLength))
+                                                   qnameLength: qnameLength, firstAt: offset)
+            @inline(__always) func follow(with template: Int?) {
+                guard let template, !placement.truncated else { return }
+                placement.append(ResponseTemplate.write(packed: block.baseAddress! + template, into: out, at: placement.end,
+                                                        limit: limit, qnameLength: qnameLength, firstAt: offset))
             }
-            follow(with: found.proof)
-            follow(with: found.wildcardProof)
+            follow(with: found.second)
+            follow(with: found.third)
             return placement
         }
     }
@@ -275,11 +281,14 @@ public final class ZoneIndex: Sendable {
     /// that an IPv4-only resolver without EDNS (dnscache) gets every address
     /// it can use, even in a truncated referral (`net`: 13 in-domain servers
     /// with A and AAAA need 572 bytes of glue, so TC is set at 512).
-    /// With DO, `proof` is the DS RRset or the NSEC that proves there is
-    /// none, signed: required before any glue (RFC 4035 §3.1.4).
-    static func referral(ns: [ResourceRecord], proof: [Signed], cut: DNSName, addresses: (DNSName) -> [[ResourceRecord]]) -> ResponseTemplate {
-        var builder = ResponseTemplate.Builder(anchor: cut)
-        builder.add(signed: [Signed(set: ns, signatures: [])] + proof, section: .authority)
+    /// Two templates, the NS RRset and the glue, so that the DO referral
+    /// can put the signed DS proof between them (required before any glue,
+    /// RFC 4035 §3.1.4) and share the rest with the plain one.
+    static func referral(ns: [ResourceRecord], cut: DNSName, addresses: (DNSName) -> [[ResourceRecord]])
+        -> (ns: ResponseTemplate, glue: ResponseTemplate) {
+        var nsBuilder = ResponseTemplate.Builder(anchor: cut)
+        nsBuilder.add(rrset: ns, section: .authority)
+        var builder = ResponseTemplate.Builder(anchor: cut, following: nsBuilder)
         var required: [[ResourceRecord]] = [[], []]
         var optional: [[ResourceRecord]] = [[], []]
         var seen: Set<DNSName> = []
@@ -294,7 +303,7 @@ public final class ZoneIndex: Sendable {
         }
         for glue in required[0] + required[1] { builder.add(glue, section: .additional, required: true) }
         for glue in optional[0] + optional[1] { builder.add(glue, section: .additional, required: false) }
-        return builder.build()
+        return (nsBuilder.build(), builder.build())
     }
 
     /// The RRset in the answer section; for NS (and MX), the targets'

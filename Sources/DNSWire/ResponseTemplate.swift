@@ -8,6 +8,11 @@
 /// for a referral, the apex for a negative answer), so a pointer to the
 /// anchor's suffix of length L is patched to `12 + qnameLength - L`.
 ///
+/// A reply may be written from several templates one after another (a
+/// referral's NS RRset, its DS proof, its glue), so that what they share is
+/// held once. A later template's names may point into the first one, which
+/// always lands right after the question (`Builder.init(anchor:following:)`).
+///
 /// Records are kept as units so that the responder can drop optional ones
 /// (glue that is not required, RFC 9471) when the reply would not fit. A
 /// unit's names compress only against required units, which all come before
@@ -24,7 +29,9 @@ public struct ResponseTemplate: Sendable {
     /// - per unit (one record, or an RRset): end offset in the bytes, end of
     ///   its fixups, flags (section, `requiredFlag`, record count);
     /// - per fixup: position in the bytes, target: `>= 0` an offset in the
-    ///   bytes, `< 0` the question-name suffix of length `-target`;
+    ///   bytes, `-1 ... -255` the question-name suffix of length `-target`,
+    ///   `<= firstTemplateTarget` offset `firstTemplateTarget - target` in
+    ///   the reply's first template;
     /// - the reply bytes, pointers still zero.
     public private(set) var packed: [UInt8] = []
 
@@ -32,6 +39,7 @@ public struct ResponseTemplate: Sendable {
     static let unitFields = 3
     static let fixupFields = 2
     static let requiredFlag: Int32 = 0x100
+    static let firstTemplateTarget = -1024
     /// A unit's flags carry its record count above this bit.
     static let recordShift: Int32 = 16
 
@@ -64,18 +72,22 @@ public struct ResponseTemplate: Sendable {
         }
     }
 
-    /// Copies the units that fit below `limit` into `out` at `offset`.
+    /// Copies the units that fit below `limit` into `out` at `offset`, as
+    /// the reply's first template.
     public func write(into out: UnsafeMutableRawBufferPointer, at offset: Int, limit: Int, qnameLength: Int) -> Placement {
-        packed.withUnsafeBytes { Self.write(packed: $0.baseAddress!, into: out, at: offset, limit: limit, qnameLength: qnameLength) }
+        packed.withUnsafeBytes {
+            Self.write(packed: $0.baseAddress!, into: out, at: offset, limit: limit, qnameLength: qnameLength, firstAt: offset)
+        }
     }
 
     /// Writes the packed template at `template` (see `packed`). When it all
     /// fits, that is one copy and the pointer patches. Otherwise unit by
     /// unit: required units stop at the first that does not fit; optional
     /// ones are skipped individually, so a smaller later record can still go in.
+    /// `firstAt` is where the reply's first template landed (`offset`, for it).
     @inline(__always)
     public static func write(packed template: UnsafeRawPointer, into out: UnsafeMutableRawBufferPointer, at offset: Int,
-                             limit: Int, qnameLength: Int) -> Placement {
+                             limit: Int, qnameLength: Int, firstAt: Int) -> Placement {
         @inline(__always) func field(_ i: Int) -> Int {
             Int(template.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self))
         }
@@ -92,7 +104,8 @@ public struct ResponseTemplate: Sendable {
             while f < to {
                 let position = field(fixupsAt &+ f &* fixupFields)
                 let target = field(fixupsAt &+ f &* fixupFields &+ 1)
-                let pointer = target >= 0 ? offset &+ target : questionSuffixEnd &+ target
+                let pointer = target >= 0 ? offset &+ target
+                    : target > firstTemplateTarget ? questionSuffixEnd &+ target : firstAt &+ firstTemplateTarget &- target
                 let at = landing &+ position &- source
                 dst.storeBytes(of: UInt8(truncatingIfNeeded: 0xC0 | (pointer >> 8)), toByteOffset: at, as: UInt8.self)
                 dst.storeBytes(of: UInt8(truncatingIfNeeded: pointer), toByteOffset: at &+ 1, as: UInt8.self)
@@ -168,6 +181,13 @@ public struct ResponseTemplate: Sendable {
 
         public init(anchor: DNSName) {
             self.anchor = anchor.wire.map(asciiLower)
+        }
+
+        /// A template to be written after `first` (and any others), whose
+        /// names may point into `first`'s required units.
+        public init(anchor: DNSName, following first: Builder) {
+            self.init(anchor: anchor)
+            written = first.written.mapValues { ResponseTemplate.firstTemplateTarget - $0 }
         }
 
         public mutating func add(_ record: ResourceRecord, section: Section, required: Bool = true) {

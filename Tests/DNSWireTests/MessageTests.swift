@@ -197,4 +197,41 @@ import Testing
         }
         #expect(truncated.truncated)
     }
+
+    @Test func aLaterTemplatePointsIntoTheFirst() throws {
+        let cut = try DNSName(text: "example.")
+        let other = try DNSName(text: "ns.other.")
+        var ns = ResponseTemplate.Builder(anchor: cut)
+        ns.add(ResourceRecord(owner: cut, type: .ns, ttl: 60, rdata: other.wire), section: .authority)
+        var between = ResponseTemplate.Builder(anchor: cut)
+        between.add(ResourceRecord(owner: cut, type: .ds, ttl: 60, rdata: [0, 1, 8, 2, 0xAB]), section: .authority)
+        var glue = ResponseTemplate.Builder(anchor: cut, following: ns)
+        glue.add(ResourceRecord(owner: other, type: .a, ttl: 60, rdata: [192, 0, 2, 2]), section: .additional)
+        let parts = [ns.build(), between.build(), glue.build()]
+
+        var query = Message.query(id: 9, question: Question(name: try DNSName(text: "www.example."), type: .a)).encoded()
+        let questionEnd = query.count
+        query += [UInt8](repeating: 0, count: 512)
+        var placed = ResponseTemplate.Placement(end: questionEnd)
+        query.withUnsafeMutableBytes { out in
+            for part in parts {
+                part.packed.withUnsafeBytes { packed in
+                    placed.append(ResponseTemplate.write(packed: packed.baseAddress!, into: out, at: placed.end, limit: 512,
+                                                         qnameLength: 13, firstAt: questionEnd))
+                }
+            }
+        }
+        #expect(!placed.truncated && placed.counts.authority == 2 && placed.counts.additional == 1)
+        var reply = Array(query[0..<placed.end])
+        reply[9] = 2; reply[11] = 1
+        let parsed = try Message(parsing: reply)
+        #expect(parsed.authority.map(\.type) == [.ns, .ds])
+        #expect(parsed.additional.map(\.owner.description) == ["ns.other."])
+        // The glue (the last 16 bytes: owner, fixed fields, address) names its
+        // owner by a pointer to the NS target in the first template, which
+        // begins after the NS owner (a pointer to the question) and 10 bytes.
+        let glueAt = placed.end - 16
+        #expect(reply[glueAt] & 0xC0 == 0xC0)
+        #expect(Int(reply[glueAt] & 0x3F) << 8 | Int(reply[glueAt + 1]) == questionEnd + 12)
+    }
 }
