@@ -163,6 +163,8 @@ extension ZoneIndex {
         /// proof (with DO) and glue; a DO negative reply's NSEC proofs.
         var second: Int? = nil
         var third: Int? = nil
+        /// `template`'s records are all answers, whatever section it was built for.
+        var countedAsAnswer = false
     }
 
     /// RFC 1034 §4.3.2 for a server with one zone: walk down from the apex
@@ -211,7 +213,8 @@ extension ZoneIndex {
             var cname: Int?
             for answer in answers[n.answers] {
                 if answer.type == type {
-                    return Found(template: dnssecOK ? answer.signedTemplate : answer.template, rcode: .noError, authoritative: true, kind: .answer)
+                    return Found(template: dnssecOK ? answer.signedTemplate : answer.template, rcode: .noError, authoritative: true, kind: .answer,
+                                 countedAsAnswer: dnssecOK && answer.signedIsReferralProof)
                 }
                 if answer.type == .cname { cname = dnssecOK ? answer.signedTemplate : answer.template }
             }

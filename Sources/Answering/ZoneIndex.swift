@@ -71,6 +71,9 @@ public final class ZoneIndex: Sendable {
         var template: Int
         /// For DO: the RRset with its RRSIGs (RFC 4035 §3.1.1).
         var signedTemplate: Int
+        /// `signedTemplate` is a referral's DS proof, built for authority:
+        /// the DS answer at a cut shares it, its records counted as answers.
+        var signedIsReferralProof = false
     }
 
     public enum LoadError: Error, Sendable, CustomStringConvertible {
@@ -229,7 +232,11 @@ public final class ZoneIndex: Sendable {
                     builder.add(signed: [sets[.ds] != nil ? signed(name, .ds) : signed(name, .nsec)], section: .authority)
                     referralProof = add(builder.build())
                 }
-                if sets[.ds] != nil { answers.append(answer(.ds)) }
+                if sets[.ds] != nil {
+                    let plain = add(Self.answer(Signed(set: sets[.ds]!, signatures: []), anchor: name, addresses: addresses))
+                    answers.append(referralProof.map { Answer(type: .ds, template: plain, signedTemplate: $0, signedIsReferralProof: true) }
+                        ?? Answer(type: .ds, template: plain, signedTemplate: plain))
+                }
             } else {
                 for type in sets.keys { answers.append(answer(type)) }
                 anyType = sets[.soa] != nil ? .soa : sets.keys.min()
@@ -266,6 +273,10 @@ public final class ZoneIndex: Sendable {
                 guard let template, !placement.truncated else { return }
                 placement.append(ResponseTemplate.write(packed: block.baseAddress! + template, into: out, at: placement.end,
                                                         limit: limit, qnameLength: qnameLength, firstAt: offset))
+            }
+            if found.countedAsAnswer {
+                let c = placement.counts
+                placement.counts = (c.answer &+ c.authority &+ c.additional, 0, 0)
             }
             follow(with: found.second)
             follow(with: found.third)
