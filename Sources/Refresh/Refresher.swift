@@ -173,6 +173,7 @@ public enum Refresher {
         var signature: DetachedSignature?
         var proofs = options.proofs
         var validators: Validators?
+        var transfer: TransferStream?
         switch source {
         case .files(let zone, let signatureFile):
             // The state file names the source for whoever reads it later,
@@ -231,15 +232,23 @@ public enum Refresher {
                 try save(state, forData: options.data)
                 return RefreshOutcome(action: .unchanged, serial: installed, previousSerial: installed, source: sourceName)
             }
-            let text = try TransferSource.zoneText(from: server, maximumSize: options.maximumZoneSize, deadline: deadline)
-            zoneText = { ZoneText(bytes: text, path: sourceName) }
+            let stream = TransferStream(from: server, maximumSize: options.maximumZoneSize, maximumBytes: options.maximumZoneSize,
+                                        deadline: deadline)
+            transfer = stream
+            zoneText = { stream.text }
             proofs.dnssec = .required
             proofs.zonemd = .required
         }
 
-        let (signer, zone, staged, proven) = try verifyAndPrepare(zoneText, signature: signature, sourceName: sourceName,
-                                                                  home: workspace.gnupgHome, staging: workspace.file("data.cdb"),
-                                                                  proofs: proofs, options: options)
+        let prepared: (SignatureVerifier.Signer?, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport)
+        do {
+            prepared = try verifyAndPrepare(zoneText, signature: signature, sourceName: sourceName, home: workspace.gnupgHome,
+                                            staging: workspace.file("data.cdb"), proofs: proofs, options: options)
+        } catch {
+            // A transfer cut short is the network's fault, whatever the parser made of its part.
+            throw transfer?.failure ?? error
+        }
+        let (signer, zone, staged, proven) = prepared
         var kept = false
         defer { if !kept, case .success(let file) = staged { file.discard() } }
 
