@@ -7,7 +7,7 @@ import Refresh
 /// the same in both.
 struct RefreshArguments: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Source, tried in order until one passes every check (repeatable; default: internic, then the transfer servers listed below): a mirror's directory URL (root.zone.gz is appended) or .gz URL, signed by URL.sig; or axfr://ADDR[:PORT], a zone transfer, for which DNSSEC and ZONEMD are required.",
+        "Source, tried in order until one passes every check (repeatable; default: internic, then the AXFR servers listed in the description): a mirror's directory URL (root.zone.gz is appended) or .gz URL, signed by URL.sig; or axfr://ADDR[:PORT], a zone transfer, for which DNSSEC and ZONEMD are required.",
         valueName: "url"))
     var url: [String] = []
 

@@ -40,7 +40,8 @@ struct Serve: ParsableCommand {
             it) as a child process: at start when data.cdb is missing or older than the SOA \
             refresh interval, when the upstreams' serial is newer (checked every SOA refresh \
             interval, 30 minutes for the root), and at least once a day. A failed refresh is one \
-            log line and the data served stays as it was. Not with --chroot.
+            log line and the data served stays as it was. Not with --chroot. \
+            \(RefreshArguments.defaultSourcesText)
             """
     )
 
