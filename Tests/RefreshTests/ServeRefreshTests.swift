@@ -102,6 +102,29 @@ import Glibc
         #expect(target.onlyFinalFiles, "\(target.scratch.files)")
     }
 
+    /// Data refreshed an hour ago, older than the zone's SOA refresh: a
+    /// refresh at start, though no upstream answers the SOA check.
+    @Test func oldDataIsRefreshedAtStart() throws {
+        try publish(zone.signed)
+        let primary = try RootmirrorServer(data: primaryData, directory: files, extra: ["--allow-transfer", "127.0.0.0/8"])
+        defer { primary.stop() }
+        let first = try target.refresh(["--url", "axfr://\(primary.endpoint)", "--trust-anchor", zone.anchor, "--min-tlds", "1"])
+        try #require(first.status == 0, "\(first.stderr)")
+        var state = RefreshState.read(forData: target.data)
+        let hourAgo = Int64(Date().timeIntervalSince1970) - 3600
+        state.lastSuccess = hourAgo
+        try state.write(forData: target.data)
+        var times = [timeval(tv_sec: Int(hourAgo), tv_usec: 0), timeval(tv_sec: Int(hourAgo), tv_usec: 0)]
+        try #require(utimes(target.data, &times) == 0)
+        try publish(try signed(serial: 2026112701))
+        try #require(try waitForSerial(2026112701, from: primary), "\(primary.daemon.log)")
+
+        let server = try mirror(source: "axfr://\(primary.endpoint)", upstream: Endpoint.random(), http: Endpoint.random())
+        defer { server.stop() }
+        #expect(try waitForSerial(2026112701, from: server), "\(server.daemon.log)")
+        #expect(server.daemon.log.contains("reason=data 1h old at start"), "\(server.daemon.log)")
+    }
+
     /// With nothing to serve and a refresh that fails, serve does not start:
     /// the refresh's reason is the last line, and the exit status is not 0.
     @Test func noDataAndAFailedRefreshIsAnError() throws {
