@@ -27,6 +27,8 @@ let package = Package(
         // Master-file text (or gzip) through the parser, the checker and the index builder.
         .executableTarget(name: "FuzzZoneFile", dependencies: ["Answering", "ZoneFile", "DNSWire", "FuzzSupport"],
                           swiftSettings: libFuzzerMain),
+        // An AXFR reply, as framed on TCP, through the transfer reader, the parser and the checker.
+        .executableTarget(name: "FuzzTransfer", dependencies: ["ZoneFile", "DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
         // A data.cdb through the loader and the index builder.
         .executableTarget(name: "FuzzDataStore", dependencies: ["Answering", "CDBStore", "FuzzSupport"], swiftSettings: libFuzzerMain),
     ]

@@ -137,7 +137,11 @@ public struct Responder: Sendable {
     static let optSize = 11
 
     private func writeOPT(into out: UnsafeMutableRawBufferPointer, at offset: Int, dnssecOK: Bool, extendedRCode: UInt8) -> Int {
-        let payload = UInt16(maximumUDPPayload)
+        Self.writeOPT(into: out, at: offset, payload: UInt16(maximumUDPPayload), dnssecOK: dnssecOK, extendedRCode: extendedRCode)
+    }
+
+    /// Our OPT record (RFC 6891 §6.1.2): `payload` advertised, DO echoed.
+    static func writeOPT(into out: UnsafeMutableRawBufferPointer, at offset: Int, payload: UInt16, dnssecOK: Bool, extendedRCode: UInt8) -> Int {
         let bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
             0, 0, 41, UInt8(payload >> 8), UInt8(payload & 0xFF), extendedRCode, 0, dnssecOK ? 0x80 : 0, 0, 0, 0)
         withUnsafeBytes(of: bytes) { out.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: Self.optSize) }

@@ -36,7 +36,10 @@ public final class ZoneTransfer: Sendable {
         for record in [soa] + body + [soa] {
             // Compression only shortens a record: its uncompressed size is a
             // safe bound for the room it needs.
-            if count > 0 && writer.bytes.count + record.owner.wire.count + 10 + record.rdata.count > Int(UInt16.max) { finish() }
+            // Room is kept for the OPT record a client's EDNS query gets.
+            if count > 0 && writer.bytes.count + record.owner.wire.count + 10 + record.rdata.count > Int(UInt16.max) - Responder.optSize {
+                finish()
+            }
             writer.record(record)
             count += 1
         }
@@ -64,8 +67,10 @@ public final class ZoneTransfer: Sendable {
     }
 
     /// Writes message `index` of the reply to `query` into `out` (at least
-    /// 65535 bytes): the client's ID, RD and question; returns its length.
-    public func write(_ index: Int, replyingTo query: IncomingQuery, packet: UnsafeRawBufferPointer,
+    /// 65535 bytes): the client's ID, RD and question, and an OPT record
+    /// advertising `payload` when the query had one (as Knot and NSD do);
+    /// returns its length.
+    public func write(_ index: Int, replyingTo query: IncomingQuery, packet: UnsafeRawBufferPointer, payload: Int,
                       into out: UnsafeMutableRawBufferPointer) -> Int {
         let message = messages[index]
         message.withUnsafeBytes { out.copyMemory(from: $0) }
@@ -76,6 +81,8 @@ public final class ZoneTransfer: Sendable {
         // client's spelling and type go where the apex's were.
         (out.baseAddress! + MessageHeader.size).copyMemory(from: packet.baseAddress! + MessageHeader.size,
                                                            byteCount: query.questionEnd - MessageHeader.size)
-        return message.count
+        guard let edns = query.edns else { return message.count }
+        out[11] = 1
+        return Responder.writeOPT(into: out, at: message.count, payload: UInt16(payload), dnssecOK: edns.dnssecOK, extendedRCode: 0)
     }
 }

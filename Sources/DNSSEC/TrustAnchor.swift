@@ -95,7 +95,7 @@ public enum RootAnchors {
             }
             guard let tag = child("KeyTag").flatMap(UInt16.init), let algorithm = child("Algorithm").flatMap(UInt8.init),
                   let digestType = child("DigestType").flatMap(UInt8.init),
-                  let digest = child("Digest").flatMap({ Codecs.hexDecode($0.utf8) }) else { return nil }
+                  let digest = child("Digest").flatMap({ Codecs.hexDecode(Array($0.utf8)) }) else { return nil }
             return KeyDigest(anchor: TrustAnchor(owner: .root, kind: .ds(keyTag: tag, algorithm: algorithm, digestType: digestType,
                                                                          digest: digest)),
                              validFrom: attribute("validFrom"), validUntil: attribute("validUntil"))

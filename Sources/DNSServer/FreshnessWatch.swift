@@ -34,6 +34,7 @@ final class FreshnessWatch: Sendable {
     private let served = ServedSlot()
     private let lastStatus = Mutex<FreshnessStatus?>(nil)
     private let lastReload = Atomic<Int64>(0)
+    private let lastRefreshAttempt = Mutex<RefreshAttempt?>(nil)
 
     init(settings: Settings, metrics: ServerMetrics, logger: Logger) {
         self.settings = settings
@@ -77,6 +78,15 @@ final class FreshnessWatch: Sendable {
         }
         update()
     }
+
+    /// A refresh `serve --refresh` ran: counted, and shown in `/health`.
+    func refreshed(_ attempt: RefreshAttempt) {
+        (attempt.succeeded ? metrics.refreshesSucceeded : metrics.refreshesFailed).increment()
+        lastRefreshAttempt.withLock { $0 = attempt }
+    }
+
+    /// The zone served now, once loaded.
+    var zone: ZoneIndex? { served.zone }
 
     /// Judges the data now; on a change of verdict, logs it and switches
     /// the transports to or from the expiry action.
@@ -126,7 +136,7 @@ final class FreshnessWatch: Sendable {
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
                             thresholds: settings.thresholds, observation: monitor.lastObservation,
                             lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source,
-                            verified: proven ? state.verified ?? [] : [])
+                            verified: proven ? state.verified ?? [] : [], refreshAttempt: lastRefreshAttempt.withLock { $0 })
     }
 
     /// `/metrics`, with the gauges set from the same moment's report.

@@ -44,6 +44,9 @@ public final class Server {
         public var transferClients: [IPPrefix] = []
         /// Secondaries sent a NOTIFY after each reload.
         public var notifyTargets: [IPEndpoint] = []
+        /// `serve --refresh`: the arguments of the `rootmirror refresh` the
+        /// server runs to keep data.cdb fresh; nil for none (cron's job).
+        public var refreshArguments: [String]?
 
         public init() {}
     }
@@ -105,11 +108,19 @@ public final class Server {
             udp.stop()
             throw error
         }
+        let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, dataPath: c.dataPath, logger: logger) }
         let holder: ZoneHolder
         var seen: FileIdentity?
-        do {
+        do throws(ServeError) {
             if let directory = c.chroot { try Privileges.confine(to: directory) }
             if let account { try Privileges.become(account) }
+            // Nothing to serve yet: the first refresh comes before the first
+            // load, as the user every later one runs as.
+            if let selfRefresh, FileIdentity(path: c.dataPath) == nil {
+                let attempt = selfRefresh.run(reason: "no data", serving: nil)
+                watch.refreshed(attempt)
+                guard attempt.succeeded else { throw ServeError("\(c.dataPath) is missing and the refresh failed: \(attempt.message)") }
+            }
             // Loaded after the privilege drop: the file must be readable as
             // the user and inside the jail, exactly as every reload will need.
             seen = FileIdentity(path: c.dataPath)
@@ -129,6 +140,7 @@ public final class Server {
         udp.start(serving)
         tcp.start(serving)
         watch.start()
+        selfRefresh?.start(watch: watch)
         let zone = holder.zone
         logger.info("serving", metadata: [
             "version": "\(BuildInfo.description)",
@@ -136,8 +148,9 @@ public final class Server {
             "serial": "\(zone.soa.serial)", "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
             "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
             "http": "\(status == nil ? "off" : c.statusAddress!.description)",
-"transfers": "\(c.transferClients.isEmpty ? "none" : c.transferClients.map(\.description).joined(separator: " "))",
+            "transfers": "\(c.transferClients.isEmpty ? "none" : c.transferClients.map(\.description).joined(separator: " "))",
             "soa-checks": "\(c.monitor.interval.map { "every \($0)s" } ?? "off")",
+            "refresh": "\(selfRefresh == nil ? "off" : "on a newer upstream serial, checked every \(zone.soa.refresh)s")",
             "freshness": "\(watch.report().assessment.status)",
         ])
 
@@ -149,6 +162,9 @@ public final class Server {
             watchdogInterval.map { AnsweringWatchdog(notifier: notifier, interval: $0, udp: udp.pulses, tcp: tcp) }
         }
         let secondaries = ZoneNotifier(targets: c.notifyTargets, sources: c.addresses, logger: logger)
+        // Once at start too: a secondary that missed a reload while this
+        // server was down learns of the serial now, not at its SOA refresh.
+        secondaries.announce(zone.soaRecord)
         var statusShown = statusLine(holder, watch)
         notifier?.ready(status: statusShown)
 
@@ -205,6 +221,7 @@ public final class Server {
             }
         }
         status?.stop()
+        selfRefresh?.stop()
         watch.stop()
         tcp.stop()
         udp.stop()

@@ -274,7 +274,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     /// the queries that came after the transfer are answered.
     private func sendTransfer(context: ChannelHandlerContext) {
         while !closing, var t = transfer, context.channel.isWritable {
-            let length = t.packet.withUnsafeBytes { t.zone.write(t.next, replyingTo: t.query, packet: $0, into: Self.scratch) }
+            let length = t.packet.withUnsafeBytes { t.zone.write(t.next, replyingTo: t.query, packet: $0, payload: serving.responder.maximumUDPPayload, into: Self.scratch) }
             var buffer = context.channel.allocator.buffer(capacity: 2 + length)
             buffer.writeInteger(UInt16(length))
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))

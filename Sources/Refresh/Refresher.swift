@@ -21,13 +21,45 @@ public struct RefreshOptions: Sendable {
         /// A zone transfer from this server (`axfr://HOST[:PORT]`). It
         /// carries no OpenPGP signature: DNSSEC and ZONEMD are required.
         case axfr(IPEndpoint)
+
+        /// `axfr://ADDR[:PORT]` is a zone transfer (an address: a refresh
+        /// must not depend on the DNS it may be repairing); anything else
+        /// a mirror URL.
+        public init(parsing text: String) throws(IPEndpointError) {
+            guard text.hasPrefix("axfr://") else {
+                self = .url(text)
+                return
+            }
+            self = .axfr(try IPEndpoint(parsing: String(text.dropFirst("axfr://".count)), defaultPort: 53))
+        }
     }
 
     public static let internicURL = "https://www.internic.net/domain/"
 
+    /// Where the root comes from when no `--url` is given, in order:
+    /// internic over HTTPS (signed with OpenPGP), then zone transfers from
+    /// the servers RFC 8806 (Appendix A) and IANA name as allowing AXFR of
+    /// the root, so that a refresh works while internic's web site does
+    /// not. IANA's dedicated transfer servers come before the root servers,
+    /// whose TCP capacity is for queries. By address, IPv4 then IPv6 for
+    /// each: a refresh must not depend on the DNS it is repairing. The
+    /// root servers' addresses are those of the 2026082201 root zone
+    /// (b.root's changed in 2023); the transfer servers', RFC 8806's.
+    public static let defaultSources = [
+        internicURL,
+        "axfr://192.0.32.132", "axfr://[2620:0:2d0:202::132]",     // lax.xfr.dns.icann.org
+        "axfr://192.0.47.132", "axfr://[2620:0:2830:202::132]",    // iad.xfr.dns.icann.org
+        "axfr://170.247.170.2", "axfr://[2801:1b8:10::b]",         // b.root-servers.net
+        "axfr://192.33.4.12", "axfr://[2001:500:2::c]",            // c.root-servers.net
+        "axfr://199.7.91.13", "axfr://[2001:500:2d::d]",           // d.root-servers.net
+        "axfr://192.5.5.241", "axfr://[2001:500:2f::f]",           // f.root-servers.net
+        "axfr://192.112.36.4", "axfr://[2001:500:12::d0d]",        // g.root-servers.net
+        "axfr://193.0.14.129", "axfr://[2001:7fd::1]",             // k.root-servers.net
+    ]
+
     public var data = "data.cdb"
     /// Tried in order until one yields a zone that passes every check.
-    public var sources = [Source.url(internicURL)]
+    public var sources = defaultSources.map { try! Source(parsing: $0) }
     public var verifier = SignatureVerifier.internic
     /// Install even when the serial is not newer than the installed one,
     /// and download even when the server says nothing changed.
@@ -141,6 +173,7 @@ public enum Refresher {
         var signature: DetachedSignature?
         var proofs = options.proofs
         var validators: Validators?
+        var transfer: TransferStream?
         switch source {
         case .files(let zone, let signatureFile):
             // The state file names the source for whoever reads it later,
@@ -199,15 +232,23 @@ public enum Refresher {
                 try save(state, forData: options.data)
                 return RefreshOutcome(action: .unchanged, serial: installed, previousSerial: installed, source: sourceName)
             }
-            let text = try TransferSource.zoneText(from: server, maximumSize: options.maximumZoneSize, deadline: deadline)
-            zoneText = { ZoneText(bytes: text, path: sourceName) }
+            let stream = TransferStream(from: server, maximumSize: options.maximumZoneSize, maximumBytes: options.maximumZoneSize,
+                                        deadline: deadline)
+            transfer = stream
+            zoneText = { stream.text }
             proofs.dnssec = .required
             proofs.zonemd = .required
         }
 
-        let (signer, zone, staged, proven) = try verifyAndPrepare(zoneText, signature: signature, sourceName: sourceName,
-                                                                  home: workspace.gnupgHome, staging: workspace.file("data.cdb"),
-                                                                  proofs: proofs, options: options)
+        let prepared: (SignatureVerifier.Signer?, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport)
+        do {
+            prepared = try verifyAndPrepare(zoneText, signature: signature, sourceName: sourceName, home: workspace.gnupgHome,
+                                            staging: workspace.file("data.cdb"), proofs: proofs, options: options)
+        } catch {
+            // A transfer cut short is the network's fault, whatever the parser made of its part.
+            throw transfer?.failure ?? error
+        }
+        let (signer, zone, staged, proven) = prepared
         var kept = false
         defer { if !kept, case .success(let file) = staged { file.discard() } }
 

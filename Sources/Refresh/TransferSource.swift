@@ -1,5 +1,8 @@
 import Addressing
 import DNSWire
+import Foundation
+import Synchronization
+import ZoneFile
 
 /// `refresh --url axfr://HOST[:PORT]`: the zone by AXFR over TCP (RFC
 /// 5936), from a root server that allows it or from a fleet's own primary.
@@ -21,49 +24,56 @@ enum TransferSource {
         }
         return fields.serial
     }
+}
 
-    /// The zone transferred from `server`, as master-file text in RFC 3597's
-    /// generic form (`owner TTL IN TYPE \# length hex`), which the zone
-    /// parser checks against each type's layout: nothing is lost in the
-    /// round trip, whatever the types. At most `maximumSize` bytes of text.
-    static func zoneText(from server: IPEndpoint, maximumSize: Int, deadline: Int) throws(RefreshError) -> [UInt8] {
+/// One zone transfer, read on a thread of its own into text while the
+/// parser reads what has arrived (the same parse, verify and stage as for a
+/// file, see `TransferReader`): the transfer and the parse overlap, and no
+/// message outlives its records' text.
+final class TransferStream: Sendable {
+    let text: ZoneText
+    private let problem = Mutex<RefreshError?>(nil)
+
+    /// What went wrong with the transfer itself (refused, cut short, over a
+    /// cap or the deadline): a fetch failure, not bad data, whatever the
+    /// parser made of the text that did arrive.
+    var failure: RefreshError? { problem.withLock { $0 } }
+
+    /// Starts the transfer of `.` from `server`: at most `maximumBytes` on
+    /// the wire and `maximumSize` of text, done by `deadline`.
+    init(from server: IPEndpoint, maximumSize: Int, maximumBytes: Int, deadline: Int) {
+        let name = "axfr://\(server)"
+        text = ZoneText(streaming: name, maximumSize: maximumSize)
+        Thread { [self] in
+            let reason = Self.transfer(from: server, into: text, maximumSize: maximumSize, maximumBytes: maximumBytes, deadline: deadline)
+            if let reason { problem.withLock { $0 = RefreshError(.fetch, "\(name): \(reason)") } }
+            text.finish(reason.map { ZoneError(file: name, message: $0) })
+        }.start()
+    }
+
+    /// Reads the transfer into `text`; nil when it ended with its closing
+    /// SOA, or why not.
+    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, maximumBytes: Int,
+                                 deadline: Int) -> String? {
         let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .axfr))
-        var text: [UInt8] = []
-        var records = 0
+        var reader = TransferReader(queryID: query.header.id)
         var problem: String?
-        var complete = false
-        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize) { bytes in
-            guard let message = try? Message(parsing: bytes), message.header.id == query.header.id, message.header.isResponse else {
-                problem = "a malformed message"
-                return false
-            }
-            guard message.rcode == .noError else {
-                problem = "transfer answered \(message.rcode)"
-                return false
-            }
-            for record in message.answers {
-                // RFC 5936 §2.2: the SOA opens the transfer and closes it.
-                if records == 0 && record.type != .soa {
-                    problem = "the transfer does not start with the SOA"
+        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumBytes) { message in
+            do throws(TransferError) {
+                guard text.append(try reader.read(message)) else {
+                    problem = "zone over \(maximumSize) bytes"
                     return false
                 }
-                // The closing SOA repeats the first: the zone holds it once.
-                if records > 0 && record.type == .soa {
-                    complete = true
-                    return false
-                }
-                text += Array("\(record.owner)\t\(record.ttl)\t\(record.rclass)\t\(record.type)\t\(Presentation.generic(record.rdata))\n".utf8)
-                records += 1
-            }
-            guard text.count <= maximumSize else {
-                problem = "zone over \(maximumSize) bytes"
+            } catch {
+                problem = error.description
                 return false
             }
-            return true
+            return !reader.isComplete
         }
-        if let problem { throw RefreshError(.fetch, "axfr://\(server): \(problem)") }
-        if case .failure(let failure) = result { throw RefreshError(.fetch, "axfr://\(server): \(failure) after \(records) records") }
-        guard complete else { throw RefreshError(.fetch, "axfr://\(server): the transfer ended before its closing SOA") }
-        return text
+        if let problem { return problem }
+        if case .failure(let failure) = result {
+            return reader.records == 0 ? "\(failure)" : "the transfer ended before its closing SOA, after \(reader.records) records: \(failure)"
+        }
+        return reader.isComplete ? nil : "the transfer ended before its closing SOA, after \(reader.records) records"
     }
 }

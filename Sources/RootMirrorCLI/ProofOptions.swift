@@ -30,6 +30,12 @@ struct ProofOptions: ParsableArguments {
         }
     }
 
+    /// These options as they are read, for a command run on the caller's behalf.
+    var arguments: [String] {
+        trustAnchors.flatMap { ["--trust-anchor", $0] } + (now.map { ["--now", $0] } ?? [])
+            + (dnssec.map { ["--dnssec", $0.rawValue] } ?? []) + (zonemd.map { ["--zonemd", $0.rawValue] } ?? [])
+    }
+
     /// The policy for a zone at `origin`; a trust-anchor file that does not
     /// read is bad input (exit 1), named in one line.
     func policy(origin: DNSName) throws -> VerificationPolicy {

@@ -32,8 +32,16 @@ struct Serve: ParsableCommand {
 
             A fleet: clients in an --allow-transfer prefix may copy the zone as served (AXFR, or \
             IXFR answered with the whole zone) over TCP; anyone else, and any transfer over UDP, is \
-            refused. After each reload, every --notify address is sent a NOTIFY for the zone, \
+            refused. At start and after each reload, every --notify address is sent a NOTIFY for the zone, \
             from the first --listen address of its family.
+
+            With --refresh the server keeps data.cdb fresh itself, running `rootmirror refresh` \
+            (the same lock and state file as cron's run; the refresh options below are passed to \
+            it) as a child process: at start when data.cdb is missing or older than the SOA \
+            refresh interval, when the upstreams' serial is newer (checked every SOA refresh \
+            interval, 30 minutes for the root), and at least once a day. A failed refresh is one \
+            log line and the data served stays as it was. Not with --chroot. \
+            \(RefreshArguments.defaultSourcesText)
             """
     )
 
@@ -81,11 +89,17 @@ struct Serve: ParsableCommand {
             help: ArgumentHelp("Let clients in this prefix transfer the zone over TCP (repeatable).", valueName: "prefix"))
     var allowTransfer: [String] = []
 
-    @Option(help: ArgumentHelp("Send NOTIFY to this secondary after each reload (repeatable).", valueName: "addr[:port]"))
+    @Option(help: ArgumentHelp("Send NOTIFY to this secondary at start and after each reload (repeatable).", valueName: "addr[:port]"))
     var notify: [String] = []
 
     @OptionGroup(title: "Freshness")
     var freshness: FreshnessOptions
+
+    @Flag(help: "Refresh data.cdb from the sources below when it is missing, old or behind the upstreams (as `rootmirror refresh`).")
+    var refresh = false
+
+    @OptionGroup(title: "Refresh (with --refresh)")
+    var source: RefreshArguments
 
     func run() throws {
         var config = Server.Configuration()
@@ -113,6 +127,16 @@ struct Serve: ParsableCommand {
         if let udpThreads {
             guard udpThreads > 0 else { throw fail("--udp-threads must be positive", exitCode: 64) }
             config.udpWorkers = udpThreads
+        }
+        if refresh {
+            // gpg, the resolver's configuration and the CA certificates are all outside the jail.
+            guard chroot == nil else {
+                throw fail("--refresh does not work with --chroot (refresh needs gpg, DNS and CA certificates outside it); "
+                    + "run `rootmirror refresh` from cron or the timer instead", exitCode: 64)
+            }
+            config.refreshArguments = ["-d", data] + source.arguments
+        } else if !source.arguments.isEmpty {
+            throw fail("--url, --keep-dnssec and the other refresh options need --refresh", exitCode: 64)
         }
         config.tcpIdleTimeoutSeconds = tcpIdleTimeout
         config.tcpMaximumConnections = tcpMaxConnections

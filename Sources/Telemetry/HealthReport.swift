@@ -21,10 +21,12 @@ public struct HealthReport: Sendable {
     /// The proofs the served zone passed when refresh installed it
     /// (`openpgp`, `dnssec`, `zonemd`; empty when not known).
     public var verified: [String]
+    /// The last refresh `serve --refresh` ran; nil without --refresh or before the first.
+    public var refreshAttempt: RefreshAttempt?
 
     public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
                 observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil,
-                verified: [String] = []) {
+                verified: [String] = [], refreshAttempt: RefreshAttempt? = nil) {
         self.assessment = assessment
         self.input = input
         self.thresholds = thresholds
@@ -33,6 +35,7 @@ public struct HealthReport: Sendable {
         self.mode = mode
         self.lastRefreshSource = lastRefreshSource
         self.verified = verified
+        self.refreshAttempt = refreshAttempt
     }
 
     public var httpStatus: Int {
@@ -66,6 +69,7 @@ public struct HealthReport: Sendable {
             ("last_refresh_source", lastRefreshSource.map(JSON.string) ?? "null"),
             ("data_age_seconds", assessment.age.map(String.init) ?? "null"),
             ("last_reload", JSON.time(lastReload)),
+            ("last_refresh_attempt", refreshAttempt.map(\.json) ?? "null"),
             ("soa_expire_seconds", "\(input.soaExpire)"),
             ("verified", "[" + verified.map(JSON.string).joined(separator: ", ") + "]"),
             ("signatures_expire", JSON.time(input.signaturesExpire)),
@@ -74,6 +78,29 @@ public struct HealthReport: Sendable {
                 + "\"critical_behind_seconds\": \(thresholds.criticalBehind), \"signature_warning_seconds\": \(thresholds.signatureWarning)}"),
         ]
         return "{" + fields.map { "\(JSON.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}\n"
+    }
+}
+
+/// One refresh run by `serve --refresh`: when, why, and how it ended (the
+/// refresh command's exit status and its last line of output).
+public struct RefreshAttempt: Sendable, Equatable {
+    public var time: Int64
+    public var reason: String
+    public var exitStatus: Int32
+    public var message: String
+
+    public init(time: Int64, reason: String, exitStatus: Int32, message: String) {
+        self.time = time
+        self.reason = reason
+        self.exitStatus = exitStatus
+        self.message = message
+    }
+
+    public var succeeded: Bool { exitStatus == 0 }
+
+    var json: String {
+        "{\"time\": \(JSON.time(time)), \"reason\": \(JSON.string(reason)), \"result\": \(JSON.string(succeeded ? "ok" : "failed")), "
+            + "\"exit_status\": \(exitStatus), \"message\": \(JSON.string(message))}"
     }
 }
 

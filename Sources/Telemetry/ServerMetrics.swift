@@ -24,6 +24,8 @@ public final class ServerMetrics: Sendable {
     public let forwardFailures: Counter
     public let checks: Counter
     public let checkFailures: Counter
+    public let refreshesSucceeded: Counter
+    public let refreshesFailed: Counter
     public let zoneSerial: Gauge
     public let dataAge: Gauge
     public let upstreamSerial: Gauge
@@ -68,6 +70,10 @@ public final class ServerMetrics: Sendable {
                                       help: "Rounds of SOA questions to the live roots.")
         checkFailures = registry.makeCounter(name: "rootmirror_soa_check_failures_total", labels: [],
                                              help: "Rounds of SOA questions that no upstream answered.")
+        refreshesSucceeded = registry.makeCounter(name: "rootmirror_refreshes_total", labels: [("result", "ok")],
+                                                  help: "Refreshes run by serve --refresh, by result.")
+        refreshesFailed = registry.makeCounter(name: "rootmirror_refreshes_total", labels: [("result", "failed")],
+                                               help: "Refreshes run by serve --refresh, by result.")
         zoneSerial = registry.makeGauge(name: "rootmirror_zone_serial", labels: [], help: "SOA serial of the zone being served.")
         dataAge = registry.makeGauge(name: "rootmirror_data_age_seconds", labels: [],
                                      help: "Seconds since the last successful refresh (-1 when none is recorded).")

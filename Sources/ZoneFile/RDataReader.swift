@@ -236,7 +236,7 @@ struct RDataReader {
             out.append(0)
             return
         }
-        guard let salt = Codecs.hexDecode(span(t)), salt.count <= 255 else { throw fields.error("bad salt", token: t) }
+        guard let salt = Codecs.hexDecode(Array(span(t))), salt.count <= 255 else { throw fields.error("bad salt", token: t) }
         out.append(UInt8(salt.count)); out.append(contentsOf: salt)
     }
 

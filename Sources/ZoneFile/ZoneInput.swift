@@ -31,6 +31,8 @@ public final class ZoneText: @unchecked Sendable {
     private let complete = Atomic<Bool>(false)
     /// Written by the producer before `complete` is set, read after.
     private var failure: ZoneError?
+    /// Set by the first `finish` of a streamed text.
+    private let ended = Atomic<Bool>(false)
     private let progress = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -43,6 +45,43 @@ public final class ZoneText: @unchecked Sendable {
         base.initialize(from: bytes, count: bytes.count)
         published.store(bytes.count, ordering: .releasing)
         complete.store(true, ordering: .releasing)
+        finished.signal()
+    }
+
+    /// Text that a producer on another thread appends to in whole lines (a
+    /// zone transfer as it is read), parsed as it arrives. The producer
+    /// ends it with `finish`, and must, or the reader waits for ever.
+    public init(streaming path: String, maximumSize: Int = defaultMaximumSize) {
+        self.path = path
+        capacity = maximumSize + 1
+        // Unknown until the end: the parser grows its output as it goes.
+        expectedSize = 0
+        base = Self.reserve(capacity)
+    }
+
+    /// Appends whole lines to a streamed text; past `maximumSize` the text
+    /// fails instead, and false tells the producer to stop.
+    public func append(_ lines: [UInt8]) -> Bool {
+        guard !ended.load(ordering: .acquiring) else { return false }
+        let length = published.load(ordering: .relaxed)
+        guard length + lines.count < capacity else {
+            finish(ZoneError(file: path, message: "larger than the \((capacity - 1) >> 20) MiB limit"))
+            return false
+        }
+        lines.withUnsafeBufferPointer { if let start = $0.baseAddress { (base + length).update(from: start, count: $0.count) } }
+        publish(length + lines.count)
+        return true
+    }
+
+    /// The end of a streamed text, or the error that ended it; only the
+    /// first call counts.
+    public func finish(_ error: ZoneError? = nil) {
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if let error {
+            fail(error)
+        } else {
+            publish(published.load(ordering: .relaxed), final: true)
+        }
         finished.signal()
     }
 

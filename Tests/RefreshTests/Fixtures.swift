@@ -47,3 +47,15 @@ func expectOneLineFailure(_ result: ProcessResult, status: Int32, mentions: Stri
     #expect(result.stderr.contains(mentions), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
     #expect(result.output.isEmpty, "stdout: \(result.output)", sourceLocation: sourceLocation)
 }
+
+/// The serial `endpoint` answers for `. SOA`, or nil when it does not answer.
+func servedSerial(_ endpoint: Endpoint) throws -> String? {
+    let dig = try run("/usr/bin/dig", ["+short", "+time=1", "+tries=1", "@\(endpoint.host)", "-p", "\(endpoint.port)", ".", "SOA"])
+    // An SOA line is "mname rname serial refresh retry expire minimum";
+    // anything else (dig's own error lines) means no answer yet.
+    for line in dig.output.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        if fields.count == 7, fields[2].allSatisfy(\.isNumber) { return String(fields[2]) }
+    }
+    return nil
+}

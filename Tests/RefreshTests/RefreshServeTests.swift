@@ -5,17 +5,6 @@ import TestSupport
 /// The point of refresh: a running `serve` picks up what it installs, by
 /// itself (no restart, no signal), and answers with the new serial.
 @Suite struct RefreshServeTests {
-    func servedSerial(_ endpoint: Endpoint) throws -> String? {
-        let dig = try run("/usr/bin/dig", ["+short", "+time=1", "+tries=1", "@\(endpoint.host)", "-p", "\(endpoint.port)", ".", "SOA"])
-        // An SOA line is "mname rname serial refresh retry expire minimum";
-        // anything else (dig's own error lines) means no answer yet.
-        for line in dig.output.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count == 7, fields[2].allSatisfy(\.isNumber) { return String(fields[2]) }
-        }
-        return nil
-    }
-
     @Test func runningServerSeesTheNewSerial() throws {
         let key = try SigningKey()
         let mirror = try Mirror()

@@ -29,6 +29,15 @@ import Glibc
         return try RootmirrorServer(data: data, directory: files, extra: ["--allow-transfer", "127.0.0.0/8"])
     }
 
+    /// The test zone installed by transfer, as a bad source will find it: data.cdb's bytes.
+    func installTheGoodZone() throws -> [UInt8] {
+        let good = try primary(serving: zone.signed, name: "good")
+        defer { good.stop() }
+        let installedRun = try refresh(["axfr://\(good.endpoint)"])
+        try #require(installedRun.status == 0, "\(installedRun.stderr)")
+        return bytes(target.data)
+    }
+
     func refresh(_ sources: [String], _ extra: [String] = []) throws -> ProcessResult {
         try target.refresh(sources.flatMap { ["--url", $0] } + ["--min-tlds", "1", "--trust-anchor", zone.anchor, "--timeout", "3"] + extra)
     }
@@ -81,11 +90,7 @@ import Glibc
     /// RRSIG still holds (glue is not signed), only ZONEMD sees it. Refused,
     /// exit 4, data.cdb as it was.
     @Test func aChangedGlueAddressIsRefused() throws {
-        let good = try primary(serving: zone.signed, name: "good")
-        defer { good.stop() }
-        let installedRun = try refresh(["axfr://\(good.endpoint)"])
-        try #require(installedRun.status == 0, "\(installedRun.stderr)")
-        let installed = bytes(target.data)
+        let installed = try installTheGoodZone()
 
         let newer = try zone.sign(SignedZone.root(serial: 2026112701, tlds: 8), name: "newer")
         let text = try String(contentsOfFile: newer, encoding: .utf8)
@@ -97,6 +102,23 @@ import Glibc
 
         let result = try refresh(["axfr://\(bad.endpoint)"])
         expectOneLineFailure(result, status: 4, mentions: "ZONEMD")
+        #expect(unchanged(target.data, installed), "data.cdb changed")
+        #expect(target.onlyFinalFiles, "\(target.scratch.files)")
+    }
+
+    /// A transfer cut off after its first message (the connection dropped,
+    /// no closing SOA): one line naming the source, the fetch's exit status,
+    /// and data.cdb as it was.
+    @Test func aTransferCutShortIsOneLineAndChangesNothing() throws {
+        let installed = try installTheGoodZone()
+
+        let newer = try zone.sign(SignedZone.root(serial: 2026112701, tlds: 250), name: "newer")
+        let big = try primary(serving: newer, name: "newer")
+        defer { big.stop() }
+        let proxy = try CuttingProxy(to: big.endpoint)
+        defer { proxy.stop() }
+        let result = try refresh(["axfr://\(proxy.endpoint)"])
+        expectOneLineFailure(result, status: 2, mentions: "axfr://\(proxy.endpoint): the transfer ended before its closing SOA")
         #expect(unchanged(target.data, installed), "data.cdb changed")
         #expect(target.onlyFinalFiles, "\(target.scratch.files)")
     }
@@ -117,5 +139,49 @@ import Glibc
         }
         #expect(result.status == 0 && result.output.contains("serial 2026112700 installed") && result.output.contains("verified dnssec zonemd"),
                 "\(result.output)\(result.stderr)\n\(daemon.log)")
+    }
+}
+
+/// A TCP relay to a DNS server that passes one reply message per
+/// connection and then closes it: whole for an SOA query, cut short for a
+/// transfer of several messages.
+final class CuttingProxy: @unchecked Sendable {
+    let endpoint = Endpoint.random()
+    private let listener: Int32
+
+    init(to server: Endpoint) throws {
+        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard withLoopback(endpoint, { bind(listener, $0, $1) }) == 0, listen(listener, 4) == 0 else {
+            close(listener)
+            throw TestFailure("cannot listen on \(endpoint)")
+        }
+        Thread { [self] in
+            while true {
+                let client = accept(listener, nil, nil)
+                guard client >= 0 else { return }
+                relayOne(client, to: server)
+                close(client)
+            }
+        }.start()
+    }
+
+    private func relayOne(_ client: Int32, to server: Endpoint) {
+        var header = [UInt8](repeating: 0, count: 2)
+        guard recv(client, &header, 2, Int32(MSG_WAITALL)) == 2 else { return }
+        var query = [UInt8](repeating: 0, count: Int(header[0]) << 8 | Int(header[1]))
+        guard recv(client, &query, query.count, Int32(MSG_WAITALL)) == query.count,
+              let upstream = try? TCPClient(server) else { return }
+        upstream.write(TCPClient.framed(query))
+        guard let first = upstream.readFrame() else { return }
+        let framed = TCPClient.framed(first)
+        _ = send(client, framed, framed.count, Int32(MSG_NOSIGNAL))
+    }
+
+    func stop() {
+        // Closing the listener ends the accept loop.
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
     }
 }

@@ -148,19 +148,56 @@ struct TransferTests {
 
         try ReloadTests.install(CompiledData.root2026, at: data)
         try Self.waitForSerial(ReloadTests.new, on: secondaries)
-        // One acknowledgement per secondary, logged once all are in.
-        #expect(primary.daemon.wait(until: { primary.daemon.log.components(separatedBy: "notify acknowledged").count - 1 == secondaries.count }),
-                "\(primary.daemon.log)")
+        // One acknowledgement of the new serial per secondary, logged once
+        // all are in (the NOTIFY sent at start may be acknowledged too).
+        #expect(primary.daemon.wait(until: {
+            primary.daemon.log.split(separator: "\n").filter { $0.contains("notify acknowledged") && $0.contains("\(ReloadTests.new)") }.count
+                == secondaries.count
+        }), "\(primary.daemon.log)")
+    }
+
+    /// `--notify` also announces the zone once at start, after the first
+    /// load: a secondary that missed a reload while the primary was down
+    /// hears of the serial at once.
+    @Test func notifiesOnceAtStart() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        let secondary = Endpoint.random()
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        try #require(withLoopback(secondary) { bind(fd, $0, $1) } == 0)
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let server = try RootmirrorServer(data: CompiledData.root2023, directory: dir, extra: ["--notify", secondary.description])
+        defer { server.stop() }
+
+        var buffer = [UInt8](repeating: 0, count: 512)
+        var sender = sockaddr_storage()
+        var senderLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let n = withUnsafeMutablePointer(to: &sender) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &senderLength) }
+        }
+        try #require(n > 0, "no NOTIFY at start: \(server.daemon.log)")
+        let notify = try Message(parsing: Array(buffer[0..<n]))
+        #expect(notify.header.opcode == 4 && !notify.header.isResponse && notify.questions.first?.type == .soa)
+        #expect(notify.serialInAnswer == ReloadTests.old)
+        var ack = Array(buffer[0..<n])
+        ack[2] |= 0x80
+        _ = withUnsafePointer(to: &sender) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, ack, ack.count, 0, $0, senderLength) }
+        }
+        #expect(server.daemon.wait(until: { server.daemon.log.contains("notify acknowledged") }), "\(server.daemon.log)")
     }
 
     /// The records of a transfer read from `client` after sending `query`
-    /// (and after `earlier`, read already), up to the closing SOA, and how
-    /// many messages and bytes carried them.
+    /// (and after `earlier`, read already), up to the closing SOA, how
+    /// many messages and bytes carried them, and the OPT records they had.
     static func readTransfer(_ client: TCPClient, query: [UInt8], after earlier: [ResourceRecord] = [])
-        throws -> (records: [ResourceRecord], messages: Int, bytes: Int) {
+        throws -> (records: [ResourceRecord], messages: Int, bytes: Int, opts: [EDNS]) {
         var records = earlier
         var messages = 0
         var bytes = 0
+        var opts: [EDNS] = []
         while records.count < 2 || records.last?.type != .soa {
             let frame = try #require(client.readFrame(), "the transfer ended after \(records.count) records")
             let message = try Message(parsing: frame)
@@ -168,8 +205,9 @@ struct TransferTests {
             records += message.answers
             messages += 1
             bytes += frame.count
+            if let edns = message.edns { opts.append(edns) }
         }
-        return (records, messages, bytes)
+        return (records, messages, bytes, opts)
     }
 
     /// Records of the 2023 zone file (one per line): what a transfer of its data must hold.
@@ -189,11 +227,14 @@ struct TransferTests {
         defer { server.stop() }
         let zoneRecords = try Self.recordCount(.stripped, in: dir)
 
-        for type in [RRType.axfr, .ixfr] {
+        for (type, edns) in [(RRType.axfr, nil), (.ixfr, nil), (.axfr, EDNS(udpPayloadSize: 4096, dnssecOK: true))] {
             let client = try TCPClient(server.endpoint)
-            let query = makeQuery(".", type)
+            let query = makeQuery(".", type, edns: edns)
             client.write(TCPClient.framed(query))
-            let (records, messages, bytes) = try Self.readTransfer(client, query: query)
+            let (records, messages, bytes, opts) = try Self.readTransfer(client, query: query)
+            // OPT in every message when the query had EDNS (as Knot and NSD send), DO echoed; none otherwise.
+            #expect(edns == nil ? opts.isEmpty : opts.count == messages && opts.allSatisfy { $0.dnssecOK && $0.udpPayloadSize == 1232 },
+                    "\(type): \(opts)")
             #expect(records.count == zoneRecords + 1, "\(type): the zone, and its SOA again at the end")
             #expect(records.first?.type == .soa && records.filter { $0.type == .soa }.count == 2, "\(type)")
             #expect(records[1].type != .soa, "\(type): the whole zone, not an incremental one")

@@ -65,10 +65,11 @@ public struct SignedZone {
 
     /// A root zone in miniature: the apex, `tlds` delegations (each with an
     /// in-bailiwick name server and its glue, every other one with a DS),
-    /// and a root server's address.
-    public static func root(serial: UInt32 = 2026112700, tlds: Int = 6) -> String {
+    /// and a root server's address. `refresh` and `retry` are the SOA's
+    /// timers (the root's 1800 and 900; a test of `serve --refresh` wants seconds).
+    public static func root(serial: UInt32 = 2026112700, tlds: Int = 6, refresh: UInt32 = 1800, retry: UInt32 = 900) -> String {
         var lines = [
-            ".\t86400\tIN\tSOA\ta.root-servers.net. nstld.verisign-grs.com. \(serial) 1800 900 604800 86400",
+            ".\t86400\tIN\tSOA\ta.root-servers.net. nstld.verisign-grs.com. \(serial) \(refresh) \(retry) 604800 86400",
             ".\t518400\tIN\tNS\ta.root-servers.net.",
             "a.root-servers.net.\t518400\tIN\tA\t198.41.0.4",
         ]

@@ -1,0 +1,92 @@
+import Addressing
+import ArgumentParser
+import Refresh
+
+/// What to refresh from and what to demand of it: the options `refresh`
+/// takes and `serve --refresh` passes on to the refresh it runs, spelled
+/// the same in both.
+struct RefreshArguments: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Source, tried in order until one passes every check (repeatable; default: internic, then the AXFR servers listed in the description): a mirror's directory URL (root.zone.gz is appended) or .gz URL, signed by URL.sig; or axfr://ADDR[:PORT], a zone transfer, for which DNSSEC and ZONEMD are required.",
+        valueName: "url"))
+    var url: [String] = []
+
+    @Option(help: "Verify against the OpenPGP public key(s) in this file instead of the built-in internic key.")
+    var keyring: String?
+
+    @Option(help: "Require the signature to be by this key fingerprint (default: internic's, or any key in --keyring).")
+    var fingerprint: String?
+
+    @Flag(help: "Keep RRSIG, DNSKEY, DS, NSEC, ZONEMD and other DNSSEC records, for validating resolvers.")
+    var keepDNSSEC = false
+
+    // Named explicitly: derived from the property it would be --min-tl-ds.
+    @Option(name: .customLong("min-tlds"), help: "Refuse a zone with fewer TLDs than this.")
+    var minTLDs = Self.defaultMinimumTLDs
+
+    @Option(help: "Refuse a download larger than this many MiB.")
+    var maxSize = Self.defaultMaximumSize
+
+    @Option(help: "Seconds to wait for a connection.")
+    var connectTimeout = 10.0
+
+    @Option(help: "Seconds one whole download may take.")
+    var timeout = 300.0
+
+    @Option(help: "Attempts after the first, for errors that may pass.")
+    var retries = 2
+
+    @OptionGroup(title: "Verification") var proofs: ProofOptions
+
+    static let defaultMinimumTLDs = RefreshOptions().minimumTLDs
+    static let defaultMaximumSize = FetchOptions().maximumSize >> 20
+
+    /// The default sources, for the help text and the manual page.
+    static let defaultSourcesText = "Default sources, in order: " + RefreshOptions.defaultSources.joined(separator: " ") + "."
+
+    func validate() throws {
+        if connectTimeout <= 0 || timeout <= 0 { throw ValidationError("timeouts must be positive") }
+        if retries < 0 || minTLDs < 0 || maxSize <= 0 { throw ValidationError("--retries, --min-tlds and --max-size must not be negative") }
+        for text in url {
+            do {
+                _ = try RefreshOptions.Source(parsing: text)
+            } catch {
+                throw ValidationError("--url: \(error) (axfr:// takes an address, not a host name)")
+            }
+        }
+    }
+
+    /// The sources to try, in order.
+    var sources: [String] { url.isEmpty ? RefreshOptions.defaultSources : url }
+
+    /// The options for one refresh of `data`.
+    func options(data: String) throws -> RefreshOptions {
+        var options = RefreshOptions()
+        options.data = data
+        options.keepDNSSEC = keepDNSSEC
+        options.minimumTLDs = minTLDs
+        options.fetch.maximumSize = maxSize << 20
+        options.fetch.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
+        options.fetch.timeout = .milliseconds(Int(timeout * 1000))
+        options.fetch.retries = retries
+        options.proofs = try proofs.policy(origin: .root)
+        // Checked by validate().
+        options.sources = sources.map { try! RefreshOptions.Source(parsing: $0) }
+        return options
+    }
+
+    /// These options as `refresh` reads them back; only those changed from
+    /// their defaults, so that `serve --refresh` alone passes none.
+    var arguments: [String] {
+        var out = url.flatMap { ["--url", $0] }
+        if let keyring { out += ["--keyring", keyring] }
+        if let fingerprint { out += ["--fingerprint", fingerprint] }
+        if keepDNSSEC { out.append("--keep-dnssec") }
+        if minTLDs != Self.defaultMinimumTLDs { out += ["--min-tlds", "\(minTLDs)"] }
+        if maxSize != Self.defaultMaximumSize { out += ["--max-size", "\(maxSize)"] }
+        if connectTimeout != 10 { out += ["--connect-timeout", "\(connectTimeout)"] }
+        if timeout != 300 { out += ["--timeout", "\(timeout)"] }
+        if retries != 2 { out += ["--retries", "\(retries)"] }
+        return out + proofs.arguments
+    }
+}
