@@ -3,26 +3,31 @@ import PackageDescription
 
 /// rootmirror: a local DNS root-zone mirror (RFC 8806) in one binary.
 ///
-/// One module per concern, the CLI only wires them:
-/// - `DNSWire`: names, types, records, message parsing and building (all wire format).
-/// - `ZoneFile`: RFC 1035 master-file parser, gzip input, zone checks and DNSSEC stripping.
-/// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back.
-/// - `Answering`: the answer-ready index and the responder shared by `serve` and `query`.
-/// - `Addressing`: IP endpoints as operators write them, and a blocking DNS exchange over TCP.
-/// - `Freshness`: the SOA monitor and the verdict on how stale the served data is.
+/// One module per concern, the CLI (`RootMirrorCLI`, swift-argument-parser) only wires them:
+/// - `DNSWire`: names, types, records, message parsing and building, reply templates (all wire format).
+/// - `ZoneFile`: RFC 1035 master-file parser (gzip input, or an AXFR as it streams in), zone
+///   checks and DNSSEC stripping.
+/// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back, its structure checked.
+/// - `Answering`: the answer-ready index (DO templates for signed data, the AXFR messages) and
+///   the responder shared by `serve` and `query`.
+/// - `Addressing`: IP endpoints and prefixes as operators write them, and a DNS exchange over TCP.
+/// - `Freshness`: the SOA monitor, the verdict on how stale the served data is, and when
+///   `serve --refresh` refreshes.
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
 /// - `HealthCheck`: `rootmirror check`, the Nagios plugin, from `/health` or on its own.
-/// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO), hot reload, privilege drop,
-///   what freshness asks of them (counting, forwarding once the data has expired), and
-///   systemd's readiness and watchdog, fed by the answering threads.
+/// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO, transfers out), hot
+///   reload, NOTIFY, `--refresh`'s child process, privilege drop, what freshness asks of
+///   them (counting, forwarding once the data has expired), and systemd's readiness and
+///   watchdog, fed by the answering threads.
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
 ///   resident with the root zone) has no room for it.
 /// - `DNSSEC`: trust in the zone from DNS's own proofs: the DNSSEC chain from the trust
-///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone.
-/// - `Refresh`: fetch (async-http-client), verify (gpgme, pinned key), compile and
+///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone; `verify`.
+/// - `Refresh`: fetch (async-http-client, or AXFR), verify (gpgme, pinned key), compile and
 ///   install; the lock and the state file beside data.cdb.
 /// - `BuildInfo`: the package version and the git commit (the `BuildCommit` plugin).
 /// - `ServiceNotify`: systemd's readiness and watchdog protocol (`$NOTIFY_SOCKET`).
+/// - `CCDB`, `CGPGME`, `CZlib`, `CNetShim`: Debian's tinycdb, gpgme and zlib; recvmmsg/sendmmsg.
 let package = Package(
     name: "rootmirror",
     platforms: [.macOS(.v13)],
