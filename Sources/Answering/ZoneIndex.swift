@@ -218,8 +218,11 @@ public final class ZoneIndex: Sendable {
             var referralGlue = 0
             var referralProof: Int?
             var anyType: RRType?
+            func plainAnswer(_ type: RRType) -> Int {
+                add(Self.answer(Signed(set: sets[type]!, signatures: []), anchor: name, addresses: addresses))
+            }
             func answer(_ type: RRType) -> Answer {
-                let plain = add(Self.answer(Signed(set: sets[type]!, signatures: []), anchor: name, addresses: addresses))
+                let plain = plainAnswer(type)
                 return Answer(type: type, template: plain,
                               signedTemplate: isSigned ? add(Self.answer(signed(name, type), anchor: name, addresses: addresses)) : plain)
             }
@@ -233,9 +236,9 @@ public final class ZoneIndex: Sendable {
                     referralProof = add(builder.build())
                 }
                 if sets[.ds] != nil {
-                    let plain = add(Self.answer(Signed(set: sets[.ds]!, signatures: []), anchor: name, addresses: addresses))
-                    answers.append(referralProof.map { Answer(type: .ds, template: plain, signedTemplate: $0, signedIsReferralProof: true) }
-                        ?? Answer(type: .ds, template: plain, signedTemplate: plain))
+                    let plain = plainAnswer(.ds)
+                    answers.append(Answer(type: .ds, template: plain, signedTemplate: referralProof ?? plain,
+                                          signedIsReferralProof: referralProof != nil))
                 }
             } else {
                 for type in sets.keys { answers.append(answer(type)) }

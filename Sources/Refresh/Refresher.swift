@@ -232,8 +232,7 @@ public enum Refresher {
                 try save(state, forData: options.data)
                 return RefreshOutcome(action: .unchanged, serial: installed, previousSerial: installed, source: sourceName)
             }
-            let stream = TransferStream(from: server, maximumSize: options.maximumZoneSize, maximumBytes: options.maximumZoneSize,
-                                        deadline: deadline)
+            let stream = TransferStream(from: server, maximumSize: options.maximumZoneSize, deadline: deadline)
             transfer = stream
             zoneText = { stream.text }
             proofs.dnssec = .required

@@ -39,13 +39,13 @@ final class TransferStream: Sendable {
     /// parser made of the text that did arrive.
     var failure: RefreshError? { problem.withLock { $0 } }
 
-    /// Starts the transfer of `.` from `server`: at most `maximumBytes` on
-    /// the wire and `maximumSize` of text, done by `deadline`.
-    init(from server: IPEndpoint, maximumSize: Int, maximumBytes: Int, deadline: Int) {
+    /// Starts the transfer of `.` from `server`: at most `maximumSize`
+    /// bytes on the wire and of text, done by `deadline`.
+    init(from server: IPEndpoint, maximumSize: Int, deadline: Int) {
         let name = "axfr://\(server)"
         text = ZoneText(streaming: name, maximumSize: maximumSize)
         Thread { [self] in
-            let reason = Self.transfer(from: server, into: text, maximumSize: maximumSize, maximumBytes: maximumBytes, deadline: deadline)
+            let reason = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline)
             if let reason { problem.withLock { $0 = RefreshError(.fetch, "\(name): \(reason)") } }
             text.finish(reason.map { ZoneError(file: name, message: $0) })
         }.start()
@@ -53,12 +53,11 @@ final class TransferStream: Sendable {
 
     /// Reads the transfer into `text`; nil when it ended with its closing
     /// SOA, or why not.
-    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, maximumBytes: Int,
-                                 deadline: Int) -> String? {
+    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, deadline: Int) -> String? {
         let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .axfr))
         var reader = TransferReader(queryID: query.header.id)
         var problem: String?
-        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumBytes) { message in
+        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize) { message in
             do throws(TransferError) {
                 guard text.append(try reader.read(message)) else {
                     problem = "zone over \(maximumSize) bytes"

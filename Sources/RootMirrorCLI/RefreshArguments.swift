@@ -28,18 +28,22 @@ struct RefreshArguments: ParsableArguments {
     var maxSize = Self.defaultMaximumSize
 
     @Option(help: "Seconds to wait for a connection.")
-    var connectTimeout = 10.0
+    var connectTimeout = Self.defaultConnectTimeout
 
     @Option(help: "Seconds one whole download may take.")
-    var timeout = 300.0
+    var timeout = Self.defaultTimeout
 
     @Option(help: "Attempts after the first, for errors that may pass.")
-    var retries = 2
+    var retries = Self.defaultRetries
 
     @OptionGroup(title: "Verification") var proofs: ProofOptions
 
     static let defaultMinimumTLDs = RefreshOptions().minimumTLDs
     static let defaultMaximumSize = FetchOptions().maximumSize >> 20
+    static let defaultConnectTimeout = seconds(FetchOptions().connectTimeout)
+    static let defaultTimeout = seconds(FetchOptions().timeout)
+    static let defaultRetries = FetchOptions().retries
+    private static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
     /// The default sources, for the help text and the manual page.
     static let defaultSourcesText = "Default sources, in order: " + RefreshOptions.defaultSources.joined(separator: " ") + "."
@@ -84,9 +88,9 @@ struct RefreshArguments: ParsableArguments {
         if keepDNSSEC { out.append("--keep-dnssec") }
         if minTLDs != Self.defaultMinimumTLDs { out += ["--min-tlds", "\(minTLDs)"] }
         if maxSize != Self.defaultMaximumSize { out += ["--max-size", "\(maxSize)"] }
-        if connectTimeout != 10 { out += ["--connect-timeout", "\(connectTimeout)"] }
-        if timeout != 300 { out += ["--timeout", "\(timeout)"] }
-        if retries != 2 { out += ["--retries", "\(retries)"] }
+        if connectTimeout != Self.defaultConnectTimeout { out += ["--connect-timeout", "\(connectTimeout)"] }
+        if timeout != Self.defaultTimeout { out += ["--timeout", "\(timeout)"] }
+        if retries != Self.defaultRetries { out += ["--retries", "\(retries)"] }
         return out + proofs.arguments
     }
 }
