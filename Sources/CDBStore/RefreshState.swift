@@ -1,3 +1,4 @@
+import DNSWire
 import ZoneFile
 #if canImport(Glibc)
 import Glibc
@@ -99,23 +100,26 @@ public struct RefreshState: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Temporary file beside the target, fsync, rename: a reader (or a crash)
-    /// sees the old state or the new one, never half a file.
+    /// A reader (or a crash) sees the old state or the new one, never half a file.
     public func write(forData data: String) throws(StoreError) {
-        let path = Self.path(forData: data)
-        let temporary = "\(path).tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
-        let bytes = Array(text.utf8)
-        let written = Glibc.write(fd, bytes, bytes.count)
-        let synced = written == bytes.count && fsync(fd) == 0
-        let why = errnoText()
-        close(fd)
-        guard synced, rename(temporary, path) == 0 else {
-            let why = synced ? errnoText() : why
-            unlink(temporary)
-            throw StoreError(path: path, message: "cannot write state: \(why)")
-        }
+        try writeAtomically(Array(text.utf8), to: Self.path(forData: data))
+    }
+}
+
+/// Temporary file beside the target, fsync, rename: a small file a reader
+/// (or a crash) sees whole, old or new.
+package func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
+    let temporary = "\(path).tmp.\(getpid())"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw StoreError(path: temporary, message: "cannot create: \(errnoText())") }
+    let written = Glibc.write(fd, bytes, bytes.count)
+    let synced = written == bytes.count && fsync(fd) == 0
+    let why = errnoText()
+    close(fd)
+    guard synced, rename(temporary, path) == 0 else {
+        let why = synced ? errnoText() : why
+        unlink(temporary)
+        throw StoreError(path: path, message: "cannot write: \(why)")
     }
 }
 
@@ -135,13 +139,4 @@ package func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
         bytes += chunk[..<n]
     }
     return nil
-}
-
-extension String {
-    package func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
-    }
 }

@@ -1,8 +1,11 @@
+import Crypto
 import DNSWire
 import ZoneFile
 
 /// A key the operator trusts for a zone's apex DNSKEY set: a DS digest of
-/// it (RFC 4034 §5) or the DNSKEY itself (RFC 5011's form, `root.key`).
+/// it (RFC 4034 §5) or the DNSKEY itself (RFC 5011's form, `root.key`),
+/// with the window IANA's root-anchors.xml gives it (RFC 9718 §2.2: a
+/// KeyDigest is not used outside validFrom/validUntil).
 public struct TrustAnchor: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case ds(keyTag: UInt16, algorithm: UInt8, digestType: UInt8, digest: [UInt8])
@@ -12,10 +15,18 @@ public struct TrustAnchor: Sendable, Equatable {
     /// Lower case.
     public var owner: DNSName
     public var kind: Kind
+    /// Seconds since the epoch; nil: no bound.
+    public var validFrom: Int64?
+    public var validUntil: Int64?
+    /// Where it was read: `built-in`, or the file's path.
+    public var source: String
 
-    public init(owner: DNSName, kind: Kind) {
+    public init(owner: DNSName, kind: Kind, validFrom: Int64? = nil, validUntil: Int64? = nil, source: String = "") {
         self.owner = owner.lowercased()
         self.kind = kind
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.source = source
     }
 
     public var keyTag: UInt16 {
@@ -25,12 +36,58 @@ public struct TrustAnchor: Sendable, Equatable {
         }
     }
 
-    /// Reads DS and DNSKEY records in zone-file syntax with the zone parser
-    /// (Debian's /usr/share/dns/root.key and root.ds are such files). Any
-    /// other record, or none, is an error naming the file.
+    public var algorithm: UInt8 {
+        switch kind {
+        case .ds(_, let algorithm, _, _): algorithm
+        case .dnskey(let rdata): rdata.count > 3 ? rdata[3] : 0
+        }
+    }
+
+    public func isValid(at now: Int64) -> Bool {
+        (validFrom.map { $0 <= now } ?? true) && (validUntil.map { now < $0 } ?? true)
+    }
+
+    /// Whether the DNSKEY with this rdata, at this anchor's owner, is the
+    /// key the anchor names. A DS of a digest type we cannot compute
+    /// matches nothing.
+    public func matches(dnskey rdata: [UInt8]) -> Bool {
+        switch kind {
+        case .dnskey(let anchor):
+            return anchor == rdata
+        case .ds(let keyTag, let algorithm, let digestType, let digest):
+            guard keyTag == ZoneKey.keyTag(rdata), rdata.count > 3, algorithm == rdata[3] else { return false }
+            return Self.digest(owner: owner, dnskey: rdata, type: digestType) == digest
+        }
+    }
+
+    /// RFC 4034 §5.1.4: the digest of owner name and DNSKEY rdata; nil for
+    /// a type other than SHA-256 (2) and SHA-384 (4).
+    public static func digest(owner: DNSName, dnskey rdata: [UInt8], type: UInt8) -> [UInt8]? {
+        let input = owner.lowercased().wire + rdata
+        switch type {
+        case 2: return Array(SHA256.hash(data: input))
+        case 4: return Array(SHA384.hash(data: input))
+        default: return nil
+        }
+    }
+
+    /// Reads IANA's root-anchors.xml (RFC 9718), or DS and DNSKEY records
+    /// in zone-file syntax with the zone parser (Debian's
+    /// /usr/share/dns/root.key and root.ds are such files). Any other
+    /// record, or none, is an error naming the file.
     public static func read(file: String) throws(ZoneError) -> [TrustAnchor] {
-        let parsed = try ZoneParser.parse(try ZoneText(path: file, maximumSize: 1 << 20),
-                                          options: ZoneParser.Options(origin: .root, keepDNSSEC: true, defaultTTL: 0))
+        let text = try ZoneText(path: file, maximumSize: 1 << 20)
+        let bytes = try text.bytes()
+        if bytes.drop(while: { isBlank($0) }).starts(with: RootAnchorsXML.byteOrderMark) || bytes.first(where: { !isBlank($0) }) == UInt8(ascii: "<") {
+            return try RootAnchorsXML.anchors(bytes, file: file)
+        }
+        return try records(text, file: file)
+    }
+
+    private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    private static func records(_ text: ZoneText, file: String) throws(ZoneError) -> [TrustAnchor] {
+        let parsed = try ZoneParser.parse(text, options: ZoneParser.Options(origin: .root, keepDNSSEC: true, defaultTTL: 0))
         var anchors: [TrustAnchor] = []
         for (index, entry) in parsed.records.entries.enumerated() {
             let record = parsed.records[index]
@@ -40,13 +97,13 @@ public struct TrustAnchor: Sendable, Equatable {
                     throw ZoneError(file: file, line: Int(entry.line), message: "DS record without a digest")
                 }
                 anchors.append(TrustAnchor(owner: record.owner, kind: .ds(
-                    keyTag: UInt16(record.rdata[0]) << 8 | UInt16(record.rdata[1]), algorithm: record.rdata[2],
-                    digestType: record.rdata[3], digest: Array(record.rdata[4...]))))
+                    keyTag: record.rdata.bigEndianUInt16(at: 0), algorithm: record.rdata[2],
+                    digestType: record.rdata[3], digest: Array(record.rdata[4...])), source: file))
             case .dnskey:
                 guard record.rdata.count > 4 else {
                     throw ZoneError(file: file, line: Int(entry.line), message: "DNSKEY record without a key")
                 }
-                anchors.append(TrustAnchor(owner: record.owner, kind: .dnskey(rdata: record.rdata)))
+                anchors.append(TrustAnchor(owner: record.owner, kind: .dnskey(rdata: record.rdata), source: file))
             default:
                 throw ZoneError(file: file, line: Int(entry.line),
                                 message: "a trust anchor is a DS or DNSKEY record, not \(record.type)")
@@ -59,47 +116,25 @@ public struct TrustAnchor: Sendable, Equatable {
 
 /// IANA's root trust anchors, built in: the text is `zones/root-anchors.xml`
 /// byte for byte (a test compares them), as published at
-/// https://data.iana.org/root-anchors/root-anchors.xml. Compiled in for the
-/// reason internic's key is: the installed binary trusts exactly what was
-/// reviewed, and `--trust-anchor` replaces it deliberately.
+/// https://data.iana.org/root-anchors/root-anchors.xml, read by the same
+/// parser as `--trust-anchor`. Compiled in for the reason internic's key
+/// is: the installed binary trusts exactly what was reviewed; RFC 5011's
+/// state beside the data (`refresh`) and `--trust-anchor` add to it.
 public enum RootAnchors {
+    /// Every KeyDigest, with its window.
+    public static let all: [TrustAnchor] = {
+        do {
+            return try RootAnchorsXML.anchors(Array(xml.utf8), file: "built-in")
+        } catch {
+            fatalError("the built-in root-anchors.xml does not read: \(error)")
+        }
+    }()
+
     /// The anchors whose `validFrom`/`validUntil` window holds `now`: KSK
     /// 19036 was retired in 2019 and must no longer open the chain, KSK-2024
     /// may not before its time.
     public static func valid(at now: Int64) -> [TrustAnchor] {
-        keyDigests(xml).filter { digest in
-            (digest.validFrom.map { $0 <= now } ?? true) && (digest.validUntil.map { now < $0 } ?? true)
-        }.map(\.anchor)
-    }
-
-    struct KeyDigest {
-        var anchor: TrustAnchor
-        var validFrom: Int64?
-        var validUntil: Int64?
-    }
-
-    /// The `<KeyDigest>` elements of IANA's file. Its layout is fixed and the
-    /// text compiled in, so a scan for the few elements and attributes it has
-    /// is enough; an element that does not read is a build defect a test
-    /// catches, not input to report.
-    static func keyDigests(_ xml: String) -> [KeyDigest] {
-        xml.split(separator: "<KeyDigest ").dropFirst().compactMap { element in
-            func attribute(_ name: String) -> Int64? {
-                guard let start = element.firstRange(of: "\(name)=\"") else { return nil }
-                let rest = element[start.upperBound...]
-                return rest.firstIndex(of: "\"").flatMap { UTCTime.parse(String(rest[..<$0])) }
-            }
-            func child(_ name: String) -> String? {
-                guard let open = element.firstRange(of: "<\(name)>"), let close = element.firstRange(of: "</\(name)>") else { return nil }
-                return String(element[open.upperBound..<close.lowerBound])
-            }
-            guard let tag = child("KeyTag").flatMap(UInt16.init), let algorithm = child("Algorithm").flatMap(UInt8.init),
-                  let digestType = child("DigestType").flatMap(UInt8.init),
-                  let digest = child("Digest").flatMap({ Codecs.hexDecode(Array($0.utf8)) }) else { return nil }
-            return KeyDigest(anchor: TrustAnchor(owner: .root, kind: .ds(keyTag: tag, algorithm: algorithm, digestType: digestType,
-                                                                         digest: digest)),
-                             validFrom: attribute("validFrom"), validUntil: attribute("validUntil"))
-        }
+        all.filter { $0.isValid(at: now) }
     }
 
     /// Ends with a newline, as the file does.

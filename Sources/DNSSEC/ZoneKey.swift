@@ -23,6 +23,14 @@ struct ZoneKey: Sendable {
 
     /// RFC 4034 §2.1.1: bit 7, the zone key flag; only zone keys sign RRsets.
     var isZoneKey: Bool { flags & 0x0100 != 0 }
+    /// RFC 5011 §3: bit 8, REVOKE. A revoked key is no trust anchor and
+    /// signs nothing but the DNSKEY set that announces its revocation.
+    var isRevoked: Bool { flags & 0x0080 != 0 }
+    /// RFC 4034 §2.1.1: bit 15, SEP: a key-signing key, what an anchor names.
+    var isSecureEntryPoint: Bool { flags & 0x0001 != 0 }
+
+    /// RSA/SHA-256, RSA/SHA-512, ECDSA P-256 and P-384, Ed25519.
+    static let supportedAlgorithms: Set<UInt8> = [8, 10, 13, 14, 15]
 
     init(rdata: [UInt8]) {
         self.rdata = rdata

@@ -29,17 +29,41 @@ public struct VerificationPolicy: Sendable {
 
 /// What was proven.
 public struct VerificationReport: Sendable, Equatable {
+    /// One key of the apex DNSKEY set, as RFC 5011's bookkeeping needs it.
+    public struct ApexKey: Sendable, Equatable {
+        public var rdata: [UInt8]
+        public var keyTag: UInt16
+        /// It matched a trust anchor (never a revoked key).
+        public var trusted: Bool
+        /// Its signature over the DNSKEY set verified: for a revoked key,
+        /// the self-signature that makes the revocation count.
+        public var signsKeySet: Bool
+
+        public var flags: UInt16 { rdata.count >= 2 ? rdata.bigEndianUInt16(at: 0) : 0 }
+        public var algorithm: UInt8 { rdata.count > 3 ? rdata[3] : 0 }
+        public var isRevoked: Bool { flags & 0x0080 != 0 }
+        /// A zone key with the SEP bit: what a trust anchor names.
+        public var isKeySigningKey: Bool { flags & 0x0101 == 0x0101 }
+    }
+
     public var serial: UInt32
     public var dnssecVerified = false
     public var zonemdVerified = false
+    /// Signatures verified good.
     public var signaturesChecked = 0
-    /// Key tags of the apex DNSKEY set, and those that matched an anchor.
-    public var keyTags: [UInt16] = []
-    public var anchoredKeyTags: [UInt16] = []
+    /// The apex DNSKEY set.
+    public var apexKeys: [ApexKey] = []
+    /// Signatures that proved nothing, counted by why; the RRsets they
+    /// cover were proven by others.
+    public var uncounted: [UncountedSignature: Int] = [:]
     /// `SHA-384` or `SHA-512`: the ZONEMD digest that matched.
     public var zonemdHash: String?
-    /// The earliest RRSIG expiration, seconds since the epoch.
+    /// The earliest expiration of the signatures that prove the zone,
+    /// seconds since the epoch.
     public var signaturesExpire: Int64?
+
+    public var keyTags: [UInt16] { apexKeys.map(\.keyTag) }
+    public var anchoredKeyTags: [UInt16] { apexKeys.filter(\.trusted).map(\.keyTag) }
 
     /// `dnssec`, `zonemd`: the checks that passed, for DATA.state and /health.
     public var verified: [String] {
@@ -51,6 +75,9 @@ public struct VerificationReport: Sendable, Equatable {
         if dnssecVerified {
             let anchored = anchoredKeyTags.map(String.init).joined(separator: ", ")
             parts.append("\(signaturesChecked) signatures good, \(keyTags.count) keys (\(anchored) trusted)")
+            parts += uncounted.sorted { $0.key < $1.key }.enumerated().map { i, counted in
+                "\(counted.value) \(i == 0 ? (counted.value == 1 ? "signature " : "signatures ") : "")\(counted.key)"
+            }
         } else {
             parts.append("DNSSEC not checked")
         }
@@ -119,8 +146,7 @@ struct Check {
             throw VerificationError(file: file, owner: zone.apex, type: .soa, reason: "no SOA at the zone apex")
         }
         let soaEntry = zone.records.entries[Int(zone.order[Int(soaSet.first)])]
-        let soa = Array(zone.rdata(soaEntry).suffix(20))
-        let serial = UInt32(soa[0]) << 24 | UInt32(soa[1]) << 16 | UInt32(soa[2]) << 8 | UInt32(soa[3])
+        let serial = Array(zone.rdata(soaEntry).suffix(20)).bigEndianUInt32(at: 0)
         var report = VerificationReport(serial: serial)
         if policy.dnssec != .off {
             try dnssec(apex: apex, report: &report)
@@ -144,75 +170,95 @@ struct Check {
         }
         let keyEntries = Array(zone.entries(of: keySet))
         let keys = keyEntries.map { ZoneKey(rdata: Array(zone.rdata(zone.records.entries[Int($0)]))) }
-        report.keyTags = keys.map(\.keyTag)
-
-        let anchors = policy.anchors.filter { $0.owner == zone.apex }
-        guard !anchors.isEmpty else {
-            throw error(entry: keyEntries[0], "no trust anchor for \(zone.apex)")
-        }
-        let apexWire = Array(zone.nameWire(apex))
-        let anchored = keys.indices.filter { k in
-            keys[k].isZoneKey && anchors.contains { anchor in
-                switch anchor.kind {
-                case .dnskey(let rdata):
-                    return rdata == keys[k].rdata
-                case .ds(let keyTag, let algorithm, let digestType, let digest):
-                    guard keyTag == keys[k].keyTag, algorithm == keys[k].algorithm else { return false }
-                    let input = apexWire + keys[k].rdata
-                    switch digestType {
-                    case 2: return Array(SHA256.hash(data: input)) == digest
-                    case 4: return Array(SHA384.hash(data: input)) == digest
-                    default: return false
-                    }
-                }
-            }
-        }
-        guard !anchored.isEmpty else {
-            let tags = anchors.map { String($0.keyTag) }.joined(separator: ", ")
-            let digestTypes = Set(anchors.compactMap { anchor -> UInt8? in
-                if case .ds(_, _, let type, _) = anchor.kind, type != 2, type != 4 { return type }
-                return nil
-            }).sorted().map(String.init)
-            let unsupported = digestTypes.isEmpty ? "" : "; DS digest type \(digestTypes.joined(separator: ", ")) not supported (2 and 4 are)"
-            throw error(entry: keyEntries[0], "no key matches the trust anchors (key tags \(tags)\(unsupported))")
-        }
-        report.anchoredKeyTags = anchored.map { keys[$0].keyTag }
+        let anchored = try anchoredKeys(keys, firstKey: keyEntries[0])
 
         let signatures = SignatureChecks(zone: zone, keys: keys, now: policy.now, keySetOnly: keySetOnly)
         let outcomes = signatures.run()
+        var failures: [(entry: Int32, type: RRType, reason: String)] = []
+        var keySetSigners: [Int] = []
+        var expires: Int64?
+        for (task, outcome) in zip(signatures.tasks, outcomes) {
+            if let defect = outcome.defect {
+                failures.append((defect.entry, task.covered, defect.reason))
+                continue
+            }
+            report.signaturesChecked += outcome.verified
+            if task.name == apex && task.covered == .dnskey {
+                keySetSigners = outcome.signers
+                // The chain opens only with a key an anchor names.
+                let trusted = outcome.signers.filter(anchored.contains)
+                guard !trusted.isEmpty else {
+                    if outcome.provenBy == nil, let worst = outcome.uncounted.min(by: { $0.why < $1.why }) {
+                        failures.append((worst.entry, task.covered, worst.reason))
+                    } else {
+                        failures.append((outcome.uncounted.first?.entry ?? task.rrsigs.first!, .dnskey,
+                                         "the DNSKEY set is not signed by a key that matches the trust anchors (key tags "
+                                         + anchored.map { String(keys[$0].keyTag) }.joined(separator: ", ") + ")"))
+                    }
+                    continue
+                }
+            } else if outcome.provenBy == nil {
+                // Nothing proves it: the reason of its most telling signature.
+                let worst = outcome.uncounted.min { $0.why < $1.why }!
+                failures.append((worst.entry, task.covered, worst.reason))
+                continue
+            }
+            for uncounted in outcome.uncounted { report.uncounted[uncounted.why, default: 0] += 1 }
+            if let e = outcome.expires { expires = min(expires ?? e, e) }
+        }
         // The first failure in file order: what an operator reads from the top.
-        if let bad = outcomes.indices.filter({ outcomes[$0].failure != nil })
-            .min(by: { zone.records.entries[Int(signatures.rrsigs[$0])].line < zone.records.entries[Int(signatures.rrsigs[$1])].line }) {
-            let entry = signatures.rrsigs[bad]
-            throw error(entry: entry, type: signatures.covered(entry), outcomes[bad].failure!)
+        if let first = failures.min(by: { zone.records.entries[Int($0.entry)].line < zone.records.entries[Int($1.entry)].line }) {
+            throw error(entry: first.entry, type: first.type, first.reason)
         }
-        report.signaturesChecked = outcomes.count
-        report.signaturesExpire = outcomes.compactMap(\.expires).min()
-
-        // The chain: the DNSKEY set is signed by a key an anchor names.
-        let keySigned = signatures.rrsigs.indices.contains { i in
-            zone.nameOfEntry[Int(signatures.rrsigs[i])] == apex && signatures.covered(signatures.rrsigs[i]) == .dnskey
-                && anchored.contains(Int(outcomes[i].key))
-        }
-        guard keySigned else {
-            throw error(entry: keyEntries[0], "the DNSKEY set is not signed by a key that matches the trust anchors (key tags "
-                        + anchored.map { String(keys[$0].keyTag) }.joined(separator: ", ") + ")")
-        }
-
         if !keySetOnly {
             try everyRRsetSigned(signatures)
             try nsecChain(apex: apex)
         }
+        report.apexKeys = keys.indices.map { k in
+            VerificationReport.ApexKey(rdata: keys[k].rdata, keyTag: keys[k].keyTag, trusted: anchored.contains(k),
+                                       signsKeySet: keySetSigners.contains(k))
+        }
+        report.signaturesExpire = expires
         report.dnssecVerified = true
+    }
+
+    /// The keys of the set that an anchor valid now names; a revoked key
+    /// never counts (RFC 5011 §2.1), whatever an anchor says.
+    func anchoredKeys(_ keys: [ZoneKey], firstKey: Int32) throws(VerificationError) -> [Int] {
+        let apexAnchors = policy.anchors.filter { $0.owner == zone.apex }
+        guard !apexAnchors.isEmpty else {
+            throw error(entry: firstKey, "no trust anchor for \(zone.apex)")
+        }
+        let anchors = apexAnchors.filter { $0.isValid(at: policy.now) }
+        guard !anchors.isEmpty else {
+            throw error(entry: firstKey, "no trust anchor for \(zone.apex) is valid on \(Codecs.rfc3339Timestamp(epochSeconds: Int(policy.now))) "
+                        + "(key tags \(apexAnchors.map { String($0.keyTag) }.joined(separator: ", ")))")
+        }
+        let anchored = keys.indices.filter { k in
+            keys[k].isZoneKey && !keys[k].isRevoked && anchors.contains { $0.matches(dnskey: keys[k].rdata) }
+        }
+        guard anchored.isEmpty else { return anchored }
+        let tags = anchors.map { String($0.keyTag) }.joined(separator: ", ")
+        let digestTypes = Set(anchors.compactMap { anchor -> UInt8? in
+            if case .ds(_, _, let type, _) = anchor.kind, type != 2, type != 4 { return type }
+            return nil
+        }).sorted().map(String.init)
+        var notes = digestTypes.isEmpty ? [] : ["DS digest type \(digestTypes.joined(separator: ", ")) not supported (2 and 4 are)"]
+        // The key an anchor names may be there with its REVOKE bit set,
+        // under another key tag: say so, it is what the operator must act on.
+        for key in keys where key.isRevoked {
+            let unrevoked = [UInt8(key.flags >> 8), UInt8(key.flags & 0xFF) & ~0x80] + key.rdata.dropFirst(2)
+            if let anchor = anchors.first(where: { $0.matches(dnskey: unrevoked) }) {
+                notes.append("key \(anchor.keyTag) is revoked (published as key \(key.keyTag))")
+            }
+        }
+        throw error(entry: firstKey, "no key matches the trust anchors (key tags \(tags)\(notes.isEmpty ? "" : "; " + notes.joined(separator: "; ")))")
     }
 
     /// RFC 4035 §2.2: every authoritative RRset is signed; at a delegation
     /// only DS and NSEC are the zone's, and below it nothing is.
     func everyRRsetSigned(_ signatures: SignatureChecks) throws(VerificationError) {
-        var signed = Set<Int>()
-        for entry in signatures.rrsigs {
-            signed.insert(Int(zone.nameOfEntry[Int(entry)]) << 16 | Int(signatures.covered(entry).rawValue))
-        }
+        let signed = Set(signatures.tasks.map { Int($0.name) << 16 | Int($0.covered.rawValue) })
         var unsigned: Int32?
         for set in zone.rrsets where set.type != .rrsig {
             switch zone.names[Int(set.name)].standing {
@@ -290,7 +336,7 @@ struct Check {
             let at = rdata.startIndex
             // RFC 8976 §4: unknown schemes and hash algorithms are skipped.
             guard rdata[at + 4] == 1, rdata[at + 5] == 1 || rdata[at + 5] == 2 else { continue }
-            let recordSerial = UInt32(rdata[at]) << 24 | UInt32(rdata[at + 1]) << 16 | UInt32(rdata[at + 2]) << 8 | UInt32(rdata[at + 3])
+            let recordSerial = rdata.bigEndianUInt32(at: at)
             guard recordSerial == serial else {
                 throw error(entry: entry, "ZONEMD serial \(recordSerial) does not match the SOA serial \(serial)")
             }

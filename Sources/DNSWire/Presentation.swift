@@ -140,3 +140,12 @@ struct RDataCursor {
         return bytes[offset...]
     }
 }
+
+extension String {
+    package func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,4 +1,3 @@
-import DNSWire
 
 /// Times as operators write them on the command line and IANA writes them in
 /// root-anchors.xml: RFC 3339 in UTC or with an offset
