@@ -7,13 +7,15 @@ import PackageDescription
 /// - `DNSWire`: names, types, records, message parsing and building, reply templates (all wire format).
 /// - `ZoneFile`: RFC 1035 master-file parser (gzip input, or an AXFR as it streams in), zone
 ///   checks and DNSSEC stripping.
-/// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back, its structure checked.
+/// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back, its structure
+///   checked; the files kept beside it (refresh's state, the RFC 5011 trust-anchor state).
 /// - `Answering`: the answer-ready index (DO templates for signed data, the AXFR messages) and
 ///   the responder shared by `serve` and `query`.
 /// - `Addressing`: IP endpoints and prefixes as operators write them, and a DNS exchange over TCP.
 /// - `Freshness`: the SOA monitor, the verdict on how stale the served data is, and when
 ///   `serve --refresh` refreshes.
-/// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`).
+/// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`), with the
+///   trust anchors refresh follows.
 /// - `HealthCheck`: `rootmirror check`, the Nagios plugin, from `/health` or on its own.
 /// - `DNSServer`: the `serve` transports (batched UDP, TCP on SwiftNIO, transfers out), hot
 ///   reload, NOTIFY, `--refresh`'s child process, privilege drop, what freshness asks of
@@ -24,7 +26,8 @@ import PackageDescription
 /// - `DNSSEC`: trust in the zone from DNS's own proofs: the DNSSEC chain from the trust
 ///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone; `verify`.
 /// - `Refresh`: fetch (async-http-client, or AXFR), verify (gpgme, pinned key), compile and
-///   install; the lock and the state file beside data.cdb.
+///   install; the lock and the state file beside data.cdb; the trust anchors followed through
+///   the root's key rollovers (RFC 5011).
 /// - `BuildInfo`: the package version and the git commit (the `BuildCommit` plugin).
 /// - `ServiceNotify`: systemd's readiness and watchdog protocol (`$NOTIFY_SOCKET`).
 /// - `CCDB`, `CGPGME`, `CZlib`, `CNetShim`: Debian's tinycdb, gpgme and zlib; recvmmsg/sendmmsg.
@@ -69,7 +72,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
-                "Answering", "Freshness", "Addressing", "BuildInfo",
+                "Answering", "CDBStore", "Freshness", "Addressing", "BuildInfo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -136,7 +136,17 @@ final class FreshnessWatch: Sendable {
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
                             thresholds: settings.thresholds, observation: monitor.lastObservation,
                             lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source,
-                            verified: proven ? state.verified ?? [] : [], refreshAttempt: lastRefreshAttempt.withLock { $0 })
+                            verified: proven ? state.verified ?? [] : [], refreshAttempt: lastRefreshAttempt.withLock { $0 },
+                            trustAnchors: Self.trustAnchors(forData: settings.dataPath))
+    }
+
+    /// DATA.anchors as refresh left it; nil when there is none.
+    static func trustAnchors(forData data: String) -> Result<TrustAnchorState, StoreError>? {
+        do throws(StoreError) {
+            return try TrustAnchorState.read(forData: data).map { .success($0) }
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// `/metrics`, with the gauges set from the same moment's report.
@@ -145,6 +155,7 @@ final class FreshnessWatch: Sendable {
         metrics.dataAge.set(report.assessment.age ?? -1)
         metrics.zoneSerial.set(Int64(report.input.localSerial ?? 0))
         metrics.signaturesExpire.set(report.input.signaturesExpire.map { Double($0 - report.input.now) } ?? .nan)
+        metrics.setTrustAnchors(try? report.trustAnchors?.get(), now: report.input.now)
         switch report.input.upstream {
         case .unknown:
             metrics.upstreamSerial.set(Int64(0))

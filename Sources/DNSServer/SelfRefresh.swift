@@ -89,7 +89,11 @@ final class SelfRefresh: Sendable {
     func run(reason: String, serving serial: UInt32?) -> RefreshAttempt {
         let started = Int64(time(nil))
         let (status, output) = spawnAndWait()
-        let last = output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        let lines = output.split(whereSeparator: \.isNewline)
+        // What came before the verdict: a source that failed before the
+        // next one worked, a change of trust anchors.
+        for line in lines.dropLast() { logger.notice("refresh: \(line.hasPrefix("rootmirror: ") ? line.dropFirst("rootmirror: ".count) : line)") }
+        let last = lines.last.map(String.init) ?? ""
         let message = last.hasPrefix("rootmirror: ") ? String(last.dropFirst("rootmirror: ".count)) : last
         let attempt = RefreshAttempt(time: started, reason: reason, exitStatus: status, message: message)
         if attempt.succeeded {

@@ -66,7 +66,9 @@ public enum HealthCheck {
         let assessment = FreshnessAssessment(status: status, age: int(json["data_age_seconds"]),
                                              behindFor: int(json["behind_seconds"]) ?? 0,
                                              reasons: json["reasons"] as? [String] ?? [])
-        return NagiosCheck(assessment, input: input, thresholds: thresholds, mode: json["mode"] as? String)
+        let anchors = json["trust_anchors"] as? [String: Any]
+        let anchorSummary = anchors?["summary"] as? String ?? (anchors?["error"] as? String).map { "trust anchors unreadable: \($0)" }
+        return NagiosCheck(assessment, input: input, thresholds: thresholds, mode: json["mode"] as? String, trustAnchors: anchorSummary)
     }
 
     /// The verdict from `data` itself: its serial and expire, the last
@@ -95,7 +97,14 @@ public enum HealthCheck {
         let input = monitor.input(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire,
                                   lastRefresh: RefreshState.lastRefresh(forData: data)?.time,
                                   signaturesExpire: zone.signaturesExpire.map(Int64.init))
-        return NagiosCheck(FreshnessPolicy.assess(input, thresholds: thresholds), input: input, thresholds: thresholds)
+        let anchors: String?
+        do {
+            anchors = try TrustAnchorState.read(forData: data)?.summary(at: now)
+        } catch {
+            anchors = "trust anchors unreadable: \(error)"
+        }
+        return NagiosCheck(FreshnessPolicy.assess(input, thresholds: thresholds), input: input, thresholds: thresholds,
+                           trustAnchors: anchors)
     }
 
     /// JSON numbers arrive as NSNumber (or Int); null and absent are nil.

@@ -126,11 +126,12 @@ public struct RefreshOutcome: Sendable, Equatable {
 ///   any failure it stays byte for byte as it was;
 /// - every temporary file lives in one workspace removed on every path.
 public enum Refresher {
-    /// Warnings (a retry, say) on stderr for a person at a terminal; with
+    /// Warnings (a retry, say) and notices (a change of trust anchors) on
+    /// stderr for a person at a terminal; with
     /// `quiet`, nothing: under cron only the final failure line is mailed.
     public static func standardErrorLogger(quiet: Bool) -> Logger {
         var logger = Logger(label: "rootmirror.refresh") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = quiet ? .critical : .warning
+        logger.logLevel = quiet ? .critical : .notice
         return logger
     }
 
@@ -239,6 +240,19 @@ public enum Refresher {
             proofs.zonemd = .required
         }
 
+        // The anchors learned from the root's own rollovers (RFC 5011), with the seeds.
+        var anchorState: (onDisk: TrustAnchorState?, seeded: TrustAnchorState)?
+        if proofs.dnssec != .off {
+            do {
+                let onDisk = try TrustAnchorState.read(forData: options.data)
+                let seeded = AnchorTracking.seeded(onDisk, seeds: proofs.anchors, now: proofs.now)
+                anchorState = (onDisk, seeded)
+                proofs.anchors = AnchorTracking.anchors(seeded, now: proofs.now)
+            } catch {
+                throw RefreshError(.local, "\(error)")
+            }
+        }
+
         let prepared: (SignatureVerifier.Signer?, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport)
         do {
             prepared = try verifyAndPrepare(zoneText, signature: signature, sourceName: sourceName, home: workspace.gnupgHome,
@@ -264,6 +278,19 @@ public enum Refresher {
                 throw RefreshError(.data, "\(sourceName): serial \(serial) is older than the installed \(installed); "
                     + "not installed (--force overrides)")
             }
+        }
+        // Before the install: what a verified, accepted zone showed of the
+        // root's keys holds whether or not the install then succeeds.
+        if let anchorState, proven.dnssecVerified {
+            let (updated, changes) = AnchorTracking.update(anchorState.seeded, after: proven, now: proofs.now)
+            if updated != anchorState.onDisk {
+                do {
+                    try updated.write(forData: options.data)
+                } catch {
+                    throw RefreshError(.local, "\(error)")
+                }
+            }
+            for change in changes { logger.notice("trust anchor: \(change)") }
         }
         if action == .installed {
             kept = true

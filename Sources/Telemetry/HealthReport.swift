@@ -1,4 +1,5 @@
 import BuildInfo
+import CDBStore
 import DNSWire
 import Freshness
 
@@ -23,10 +24,15 @@ public struct HealthReport: Sendable {
     public var verified: [String]
     /// The last refresh `serve --refresh` ran; nil without --refresh or before the first.
     public var refreshAttempt: RefreshAttempt?
+    /// The trust anchors refresh follows (RFC 5011), from DATA.anchors:
+    /// nil before a refresh with DNSSEC checks wrote it, or the reason it
+    /// does not read.
+    public var trustAnchors: Result<TrustAnchorState, StoreError>?
 
     public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
                 observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil,
-                verified: [String] = [], refreshAttempt: RefreshAttempt? = nil) {
+                verified: [String] = [], refreshAttempt: RefreshAttempt? = nil,
+                trustAnchors: Result<TrustAnchorState, StoreError>? = nil) {
         self.assessment = assessment
         self.input = input
         self.thresholds = thresholds
@@ -36,6 +42,39 @@ public struct HealthReport: Sendable {
         self.lastRefreshSource = lastRefreshSource
         self.verified = verified
         self.refreshAttempt = refreshAttempt
+        self.trustAnchors = trustAnchors
+    }
+
+    /// The anchors in a word for `check`'s line, or what is wrong with them.
+    public var trustAnchorSummary: String? {
+        switch trustAnchors {
+        case .success(let state): state.summary(at: input.now)
+        case .failure(let error): "trust anchors unreadable: \(error)"
+        case nil: nil
+        }
+    }
+
+    var trustAnchorsJSON: String {
+        guard let trustAnchors else { return "null" }
+        let state: TrustAnchorState
+        switch trustAnchors {
+        case .success(let s): state = s
+        case .failure(let error): return "{\"error\": \(JSON.string("\(error)"))}"
+        }
+        func keys(_ status: TrustAnchorState.Status) -> String {
+            "[" + state.keys.filter { $0.status == status && (status != .trusted || $0.isTrusted(at: input.now)) }.map { key in
+                var fields = ["\"key_tag\": \(key.keyTag)", "\"algorithm\": \(key.algorithm)"]
+                switch status {
+                case .trusted: fields.append("\"since\": \(JSON.time(key.since))")
+                case .pending: fields += ["\"first_seen\": \(JSON.time(key.since))", "\"trusted_from\": \(JSON.time(key.trustedFrom))"]
+                case .revoked: fields.append("\"revoked\": \(JSON.time(key.since))")
+                }
+                fields.append("\"from\": \(JSON.string(key.origin))")
+                return "{" + fields.joined(separator: ", ") + "}"
+            }.joined(separator: ", ") + "]"
+        }
+        return "{\"summary\": \(JSON.string(state.summary(at: input.now))), \"trusted\": \(keys(.trusted)), "
+            + "\"pending\": \(keys(.pending)), \"revoked\": \(keys(.revoked))}"
     }
 
     public var httpStatus: Int {
@@ -74,6 +113,7 @@ public struct HealthReport: Sendable {
             ("verified", "[" + verified.map(JSON.string).joined(separator: ", ") + "]"),
             ("signatures_expire", JSON.time(input.signaturesExpire)),
             ("signatures_expire_seconds", input.signaturesExpire.map { String($0 - input.now) } ?? "null"),
+            ("trust_anchors", trustAnchorsJSON),
             ("thresholds", "{\"warning_age_seconds\": \(thresholds.warningAge), \"critical_age_seconds\": \(thresholds.criticalAge), "
                 + "\"critical_behind_seconds\": \(thresholds.criticalBehind), \"signature_warning_seconds\": \(thresholds.signatureWarning)}"),
         ]

@@ -1,6 +1,8 @@
 import Answering
+import CDBStore
 import DNSWire
 import Prometheus
+import Synchronization
 
 /// The server's counters and gauges, in a Prometheus registry.
 ///
@@ -31,6 +33,8 @@ public final class ServerMetrics: Sendable {
     public let upstreamSerial: Gauge
     public let upstreamsAnswering: Gauge
     public let signaturesExpire: Gauge
+    /// One gauge per key of DATA.anchors, by label set; replaced as keys come and go.
+    private let trustAnchorGauges = Mutex<[String: Gauge]>([:])
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -97,6 +101,43 @@ public final class ServerMetrics: Sendable {
         queries[(t * Self.kindCount + reply.kind.ordinal) * (Self.rcodes.count + 1) + rcode].increment()
         if reply.truncated { truncated[t].increment() }
         if reply.rcode == .formErr { malformed.increment() }
+    }
+
+    /// `rootmirror_trust_anchor{key_tag,algorithm,status}`: 1 for each key
+    /// refresh follows, and for a pending key the time it becomes trusted
+    /// in `rootmirror_trust_anchor_trusted_from_seconds` (Unix seconds).
+    public func setTrustAnchors(_ state: TrustAnchorState?, now: Int64) {
+        var wanted: [String: (MetricNameDescriptor, [(String, String)], Double)] = [:]
+        for key in state?.keys ?? [] {
+            let labels = [("key_tag", "\(key.keyTag)"), ("algorithm", "\(key.algorithm)")]
+            let status = key.status == .trusted && !key.isTrusted(at: now) ? "inactive" : key.status.rawValue
+            wanted["\(key.keyTag)/\(key.algorithm)/\(status)"] = (Self.trustAnchorDescriptor, labels + [("status", status)], 1)
+            if key.status == .pending, let from = key.trustedFrom {
+                wanted["\(key.keyTag)/\(key.algorithm)/from"] = (Self.trustedFromDescriptor, labels, Double(from))
+            }
+        }
+        trustAnchorGauges.withLock { gauges in
+            for (name, gauge) in gauges where wanted[name] == nil {
+                registry.unregisterGauge(gauge)
+                gauges[name] = nil
+            }
+            for (name, (descriptor, labels, value)) in wanted {
+                let gauge = gauges[name] ?? registry.makeGauge(descriptor: descriptor, labels: labels)
+                gauge.set(value)
+                gauges[name] = gauge
+            }
+        }
+    }
+
+    private static var trustAnchorDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+        metricName: "rootmirror_trust_anchor", unitName: "",
+        helpText: "Root trust anchors refresh follows (RFC 5011), 1 per key, by status: trusted, inactive (trusted outside its validity window), pending, revoked.")
+    }
+    private static var trustedFromDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+        metricName: "rootmirror_trust_anchor_trusted_from", unitName: "seconds",
+        helpText: "Unix time a pending trust anchor becomes trusted, if the root still publishes it then.")
     }
 
     /// The Prometheus text exposition format (version 0.0.4).

@@ -32,9 +32,10 @@ struct Target {
         try run(rootmirrorBinary, ["refresh", "-d", data] + arguments)
     }
 
-    /// What a refresh may leave: the data, its lock and its state; nothing temporary.
+    /// What a refresh may leave: the data, its lock, its state and its
+    /// trust anchors; nothing temporary.
     var onlyFinalFiles: Bool {
-        scratch.files.allSatisfy { ["data.cdb", "data.cdb.lock", "data.cdb.state"].contains($0) }
+        scratch.files.allSatisfy { ["data.cdb", "data.cdb.lock", "data.cdb.state", "data.cdb.anchors"].contains($0) }
     }
 }
 
@@ -58,4 +59,26 @@ func servedSerial(_ endpoint: Endpoint) throws -> String? {
         if fields.count == 7, fields[2].allSatisfy(\.isNumber) { return String(fields[2]) }
     }
     return nil
+}
+
+/// What `serve` on `data` shows at `/health` once it holds `key`, and its
+/// `/metrics` then; the server is stopped before this returns.
+func serveReports(data: String, once key: String) throws -> (health: String, metrics: String) {
+    let http = Endpoint.random()
+    let serve = Process()
+    serve.executableURL = URL(fileURLWithPath: rootmirrorBinary)
+    serve.arguments = ["serve", "-d", data, "--listen", Endpoint.random().description, "--http", http.description,
+                       "--check-interval", "off"]
+    serve.standardError = FileHandle.nullDevice
+    try serve.run()
+    defer {
+        serve.terminate()
+        serve.waitUntilExit()
+    }
+    var health = ""
+    for _ in 0..<100 where !health.contains(key) {
+        usleep(50_000)
+        health = try run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(http)/health"]).output
+    }
+    return (health, try run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(http)/metrics"]).output)
 }

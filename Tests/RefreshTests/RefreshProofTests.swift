@@ -64,22 +64,7 @@ import Glibc
     @Test func healthShowsWhatWasProven() throws {
         try #require(try refresh(zone.signed).status == 0)
         let expiry = try #require(RefreshState.read(forData: target.data).signaturesExpire)
-        let http = Endpoint.random()
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: rootmirrorBinary)
-        serve.arguments = ["serve", "-d", target.data, "--listen", Endpoint.random().description, "--http", http.description,
-                           "--check-interval", "off"]
-        serve.standardError = FileHandle.nullDevice
-        try serve.run()
-        defer {
-            serve.terminate()
-            serve.waitUntilExit()
-        }
-        var body = ""
-        for _ in 0..<100 where !body.contains("\"verified\"") {
-            usleep(50_000)
-            body = try run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(http)/health"]).output
-        }
+        let body = try serveReports(data: target.data, once: "\"verified\"").health
         #expect(body.contains("\"verified\": [\"openpgp\", \"dnssec\", \"zonemd\"]"), "\(body)")
         #expect(body.contains("\"signatures_expire\": \"\(Codecs.rfc3339Timestamp(epochSeconds: Int(expiry)))\""), "\(body)")
     }
