@@ -37,7 +37,7 @@ ours=127.53.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 2))
 knot=127.54.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 2))
 
 "$bin" serve -d "$work/data.cdb" --listen "$ours:$port" --allow-transfer 127.0.0.0/8 \
-    --http off --check-interval off --udp-threads 1 2>"$work/serve.log" &
+    --http off --check-interval off --on-expiry serve --udp-threads 1 2>"$work/serve.log" &
 pids+=($!)
 # start_knot NAME ADDR ZONEFILE: Knot serving ZONEFILE as "." on ADDR:$port.
 start_knot() {

@@ -39,7 +39,7 @@ cp "$work/a.cdb" "$work/data.cdb"
 zcat "$shared/zones/root-2023051100.zone.gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|DNSKEY|DS)$/' > "$work/root.zone"
 python3 "$shared/bench/make-queries.py" "$work/root.zone" 100000 1 > "$work/queries.txt"
 
-"$bin" serve -d "$work/data.cdb" --listen $ip:$port --udp-threads 2 --http $http --check-interval off 2>"$work/serve.log" &
+"$bin" serve -d "$work/data.cdb" --listen $ip:$port --udp-threads 2 --http $http --check-interval off --on-expiry serve 2>"$work/serve.log" &
 serve_pid=$!; pids_to_stop+=($serve_pid)
 for _ in $(seq 100); do kdig +short +tries=1 +time=1 @$ip -p $port . SOA >/dev/null 2>&1 && break; sleep 0.1; done
 

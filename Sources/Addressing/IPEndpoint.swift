@@ -1,3 +1,4 @@
+import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,6 +48,14 @@ public struct IPEndpoint: Hashable, Sendable, CustomStringConvertible {
             throw IPEndpointError(text, "not an IPv4 or IPv6 address (write IPv6 with a port as [2001:db8::1]:53)")
         }
         self.port = port
+    }
+
+    /// A connection's peer, as SwiftNIO reports it.
+    public init?(_ peer: SocketAddress?) {
+        guard let host = peer?.ipAddress,
+              let endpoint = try? IPEndpoint(parsing: host.contains(":") ? "[\(host)]" : host, defaultPort: UInt16(clamping: peer?.port ?? 0))
+        else { return nil }
+        self = endpoint
     }
 
     /// The sender of a datagram, as `recvfrom` and `recvmmsg` report it.

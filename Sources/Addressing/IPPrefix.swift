@@ -40,9 +40,7 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether a connection's peer lies inside the prefix.
     public func contains(_ peer: SocketAddress?) -> Bool {
-        guard let host = peer?.ipAddress, let endpoint = try? IPEndpoint(parsing: host.contains(":") ? "[\(host)]" : host, defaultPort: 53)
-        else { return false }
-        return contains(endpoint.address)
+        IPEndpoint(peer).map { contains($0.address) } ?? false
     }
 
     private static func masked(_ address: [UInt8], _ length: Int) -> [UInt8] {

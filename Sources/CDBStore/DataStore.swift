@@ -202,10 +202,10 @@ public enum DataStore {
         return records
     }
 
-    /// The SOA serial of the zone apex `apex` in an installed data.cdb, or
-    /// nil when there is no readable file or no SOA. One hashed lookup, not
-    /// a full load: `refresh` asks this on every run, before it downloads.
-    public static func serial(path: String, apex: DNSName = .root) -> UInt32? {
+    /// The SOA of the zone apex `apex` in an installed data.cdb, or nil
+    /// when there is no readable file or no SOA. One hashed lookup, not a
+    /// full load: `refresh` asks this on every run, before it downloads.
+    public static func soa(path: String, apex: DNSName = .root) -> SOAFields? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -218,7 +218,7 @@ public enum DataStore {
         while cdb_findnext(&finder) > 0 {
             let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
             guard value.count > valueHeaderSize, UInt16(value[0]) << 8 | UInt16(value[1]) == RRType.soa.rawValue else { continue }
-            return SOAFields(rdata: Array(value[valueHeaderSize...]))?.serial
+            return SOAFields(rdata: Array(value[valueHeaderSize...]))
         }
         return nil
     }

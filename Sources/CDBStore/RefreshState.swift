@@ -22,7 +22,14 @@ import Glibc
 /// last_modified=Thu, 11 May 2023 10:09:41 GMT    ... and If-Modified-Since
 /// verified=openpgp,dnssec,zonemd   the proofs the installed zone passed
 /// signatures_expire=1684904400  unix seconds of its earliest RRSIG expiration
+/// confirmed=1795429362          unix seconds the installed serial was last
+///                               shown current by a source (for a transfer from
+///                               a rootmirror primary: the primary's own, RFC 7314)
 /// ```
+///
+/// A run refused because its source had an older serial than the one
+/// installed writes `result=stale source` and changes nothing else: that
+/// source confirms nothing.
 public struct RefreshState: Sendable, Equatable {
     public var lastSuccess: Int64?
     public var result: String?
@@ -33,6 +40,7 @@ public struct RefreshState: Sendable, Equatable {
     public var lastModified: String?
     public var verified: [String]?
     public var signaturesExpire: Int64?
+    public var confirmed: Int64?
 
     public init() {}
 
@@ -46,20 +54,12 @@ public struct RefreshState: Sendable, Equatable {
         return RefreshState(parsing: String(decoding: bytes, as: UTF8.self))
     }
 
-    /// When the data beside it was last known good, and how that is known:
-    /// the later of the last successful refresh (`refresh`, including a run
-    /// that found nothing new) and the time data.cdb itself was written (a
-    /// `rootmirror compile` by hand is a refresh too). Nil when neither exists.
-    public static func lastRefresh(forData data: String) -> (time: Int64, source: String)? {
-        let recorded = read(forData: data).lastSuccess
-        var st = stat()
-        let written: Int64? = stat(data, &st) == 0 ? Int64(st.st_mtim.tv_sec) : nil
-        switch (recorded, written) {
-        case let (r?, w?): return w > r ? (w, "data.cdb written") : (r, "refresh")
-        case let (r?, nil): return (r, "refresh")
-        case let (nil, w?): return (w, "data.cdb written")
-        case (nil, nil): return nil
-        }
+    /// When the data with `serial` was last shown current by a source, if
+    /// this state is about that serial: a state written for another serial
+    /// (a refused install, a hand-run compile since) says nothing of it.
+    public func confirmation(of serial: UInt32) -> Int64? {
+        guard self.serial == serial else { return nil }
+        return confirmed ?? lastSuccess
     }
 
     public init(parsing text: String) {
@@ -77,6 +77,7 @@ public struct RefreshState: Sendable, Equatable {
             case "last_modified": lastModified = value
             case "verified": verified = value.split(separator: ",").map(String.init)
             case "signatures_expire": signaturesExpire = Int64(value)
+            case "confirmed": confirmed = Int64(value)
             default: break
             }
         }
@@ -97,6 +98,7 @@ public struct RefreshState: Sendable, Equatable {
         add("last_modified", lastModified)
         add("verified", verified?.joined(separator: ","))
         add("signatures_expire", signaturesExpire.map(String.init))
+        add("confirmed", confirmed.map(String.init))
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -24,6 +24,9 @@ final class ExpiryState: Sendable {
     let action: ExpiryAction
     let forwarder: ExpiryForwarder?
     private let expired = Atomic<Bool>(false)
+    /// When the served data's SOA expire runs out, counted from its last
+    /// confirmation; 0 before the first judgement.
+    private let expiresAt = Atomic<Int64>(0)
 
     init(action: ExpiryAction, forwarder: ExpiryForwarder?) {
         self.action = action
@@ -37,6 +40,16 @@ final class ExpiryState: Sendable {
     var isExpired: Bool { expired.load(ordering: .relaxed) }
 
     func set(expired value: Bool) { expired.store(value, ordering: .relaxed) }
+
+    func set(expiresAt time: Int64) { expiresAt.store(time, ordering: .relaxed) }
+
+    /// RFC 7314's EXPIRE for the data served now: the seconds left, never
+    /// negative; nil before the data has been judged.
+    func expireSeconds(now: Int64) -> UInt32? {
+        let at = expiresAt.load(ordering: .relaxed)
+        guard at > 0 else { return nil }
+        return UInt32(clamping: max(0, at - now))
+    }
 
     /// What the server does with queries now, for `/health` and logs.
     var mode: String { isIntercepting ? action.rawValue : "serve" }

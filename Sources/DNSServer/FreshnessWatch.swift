@@ -1,6 +1,7 @@
 import Addressing
 import Answering
 import CDBStore
+import DNSWire
 import Freshness
 import Logging
 import Synchronization
@@ -22,10 +23,12 @@ final class FreshnessWatch: Sendable {
         /// Also whom expired queries are forwarded to.
         var monitor: FreshnessMonitor.Configuration
         var expiryAction: ExpiryAction
+        var transferClients: [IPPrefix] = []
     }
 
     let metrics: ServerMetrics
     let expiry: ExpiryState
+    let secondaries: SecondaryLog?
     /// Always there, as the one place that knows the upstreams; it asks
     /// them on its own only when it has an interval.
     let monitor: FreshnessMonitor
@@ -35,11 +38,24 @@ final class FreshnessWatch: Sendable {
     private let lastStatus = Mutex<FreshnessStatus?>(nil)
     private let lastReload = Atomic<Int64>(0)
     private let lastRefreshAttempt = Mutex<RefreshAttempt?>(nil)
+    private let generation = Mutex<ServedGeneration?>(nil)
+
+    /// How fresh the data served now is known to be: fixed when it was
+    /// loaded, and moved on only by a refresh state that confirms this very
+    /// serial. A refused file, a `touch` or a state written for another
+    /// serial leave it alone: the age is the served data's, not a file's.
+    struct ServedGeneration {
+        var serial: UInt32
+        var confirmed: Int64
+        /// `refresh` (a state that names the serial) or `data.cdb written`.
+        var source: String
+    }
 
     init(settings: Settings, metrics: ServerMetrics, logger: Logger) {
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
+        secondaries = settings.transferClients.isEmpty ? nil : SecondaryLog(allowed: settings.transferClients, metrics: metrics)
         let served = self.served
         let monitor = FreshnessMonitor(configuration: settings.monitor, served: {
             served.zone.map { FreshnessMonitor.ServedZone(serial: $0.soa.serial, apexServerAddresses: $0.apexServerAddresses) }
@@ -56,10 +72,51 @@ final class FreshnessWatch: Sendable {
     }
 
     /// The zone is loaded after the endpoint is bound (privileges are dropped
-    /// in between): until then there is no data to report on.
-    func attach(_ holder: ZoneHolder) {
+    /// in between): until then there is no data to report on. `modified`
+    /// is the loaded file's modification time.
+    func attach(_ holder: ZoneHolder, modified: Int64?) {
         served.holder.withLock { $0 = holder }
         lastReload.store(Int64(time(nil)), ordering: .relaxed)
+        loaded(serial: holder.zone.soa.serial, modified: modified)
+    }
+
+    /// A generation was loaded: its confirmation is the state's, when the
+    /// state names its serial, else the file's time. The same serial again
+    /// (a touched or rewritten file) keeps what was known of it.
+    private func loaded(serial: UInt32, modified: Int64?) {
+        let now = Int64(time(nil))
+        let state = RefreshState.read(forData: settings.dataPath)
+        generation.withLock { g in
+            if let previous = g, previous.serial == serial { return }
+            if let confirmed = state.confirmation(of: serial) {
+                g = ServedGeneration(serial: serial, confirmed: trusted(confirmed, "data.cdb.state's confirmation", now: now), source: "refresh")
+            } else {
+                g = ServedGeneration(serial: serial, confirmed: trusted(modified ?? now, "data.cdb's modification time", now: now),
+                                     source: "data.cdb written")
+            }
+        }
+    }
+
+    /// A time from a file, or now if it lies in the future: a clock that
+    /// jumped or a hand edit must not pin the data's age at zero.
+    private func trusted(_ time: Int64, _ what: String, now: Int64) -> Int64 {
+        guard time > now else { return time }
+        logger.warning("\(what) is in the future, taken as now",
+                       metadata: ["time": "\(time)", "now": "\(Codecs.rfc3339Timestamp(epochSeconds: Int(now)))"])
+        return now
+    }
+
+    /// The served generation, moved on by a state that confirms its serial later.
+    private func servedGeneration(now: Int64, state: RefreshState) -> ServedGeneration? {
+        generation.withLock { g in
+            guard var current = g else { return nil }
+            if let confirmed = state.confirmation(of: current.serial), confirmed > current.confirmed {
+                current.confirmed = trusted(confirmed, "data.cdb.state's confirmation", now: now)
+                current.source = "refresh"
+                g = current
+            }
+            return current
+        }
     }
 
     func start() { monitor.start() }
@@ -69,10 +126,11 @@ final class FreshnessWatch: Sendable {
         expiry.forwarder?.stop()
     }
 
-    func reloaded(succeeded: Bool) {
+    func reloaded(succeeded: Bool, modified: Int64?) {
         if succeeded {
             metrics.reloadsSucceeded.increment()
             lastReload.store(Int64(time(nil)), ordering: .relaxed)
+            if let zone { loaded(serial: zone.soa.serial, modified: modified) }
         } else {
             metrics.reloadsFailed.increment()
         }
@@ -93,6 +151,11 @@ final class FreshnessWatch: Sendable {
     func update() {
         let report = report()
         let status = report.assessment.status
+        // What a secondary's EXPIRE query is told: the served data's own
+        // SOA expire, counted from when it was last confirmed.
+        if let confirmed = report.input.lastRefresh, report.input.localSerial != nil {
+            expiry.set(expiresAt: confirmed + Int64(report.input.soaExpire))
+        }
         let previous = lastStatus.withLock { last -> FreshnessStatus? in
             defer { last = status }
             return last
@@ -123,21 +186,21 @@ final class FreshnessWatch: Sendable {
     func report() -> HealthReport {
         let now = Int64(time(nil))
         let zone = served.zone
-        let lastRefresh = RefreshState.lastRefresh(forData: settings.dataPath)
         // What refresh proved holds for the data served only if refresh put it there.
         let state = RefreshState.read(forData: settings.dataPath)
-        let proven = lastRefresh?.source == "refresh" && state.serial != nil && state.serial == zone?.soa.serial
+        let served = servedGeneration(now: now, state: state)
+        let proven = state.serial != nil && state.serial == zone?.soa.serial
         // Served RRSIGs are what a validating resolver checks; stripped data
         // still came from a signed zone whose expiry refresh recorded.
         let signaturesExpire = zone?.signaturesExpire.map(Int64.init) ?? (proven ? state.signaturesExpire : nil)
-        let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: lastRefresh?.time,
-                                  signaturesExpire: signaturesExpire)
+        let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: served?.confirmed,
+                                  signaturesExpire: signaturesExpire, servesSignatures: zone?.signaturesExpire != nil)
         let reload = lastReload.load(ordering: .relaxed)
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
                             thresholds: settings.thresholds, observation: monitor.lastObservation,
-                            lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: lastRefresh?.source,
+                            lastReload: reload == 0 ? nil : reload, mode: expiry.mode, lastRefreshSource: served?.source,
                             verified: proven ? state.verified ?? [] : [], refreshAttempt: lastRefreshAttempt.withLock { $0 },
-                            trustAnchors: Self.trustAnchors(forData: settings.dataPath))
+                            trustAnchors: Self.trustAnchors(forData: settings.dataPath), secondaries: secondaries?.secondaries)
     }
 
     /// DATA.anchors as refresh left it; nil when there is none.
@@ -156,6 +219,7 @@ final class FreshnessWatch: Sendable {
         metrics.zoneSerial.set(Int64(report.input.localSerial ?? 0))
         metrics.signaturesExpire.set(report.input.signaturesExpire.map { Double($0 - report.input.now) } ?? .nan)
         metrics.setTrustAnchors(try? report.trustAnchors?.get(), now: report.input.now)
+        metrics.secondariesBehind.set(Int64(report.secondariesBehind))
         switch report.input.upstream {
         case .unknown:
             metrics.upstreamSerial.set(Int64(0))

@@ -58,7 +58,7 @@ final class SelfRefresh: Sendable {
                     var failed = false
                     if let reason = RefreshSchedule.reason(
                         now: Int64(time(nil)), localSerial: zone.soa.serial,
-                        lastRefresh: RefreshState.lastRefresh(forData: dataPath)?.time, upstream: observation.view,
+                        lastRefresh: watch.report().input.lastRefresh, upstream: observation.view,
                         refreshInterval: zone.soa.refresh, atStart: atStart) {
                         let attempt = run(reason: reason, serving: zone.soa.serial)
                         watch.refreshed(attempt)

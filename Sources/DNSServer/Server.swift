@@ -82,7 +82,8 @@ public final class Server {
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
         let memory = ResidentMemory()
         let watch = FreshnessWatch(
-            settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, monitor: c.monitor, expiryAction: c.expiryAction),
+            settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, monitor: c.monitor, expiryAction: c.expiryAction,
+                            transferClients: c.transferClients),
             metrics: ServerMetrics(), logger: logger)
         // TCP first: the UDP sockets use SO_REUSEPORT, so a second instance
         // started on the same address would bind them and take a share of
@@ -132,11 +133,12 @@ public final class Server {
             throw error
         }
 
-        watch.attach(holder)
+        watch.attach(holder, modified: seen?.modifiedSeconds)
         // Judged before the first query: data that is already expired at
         // start is never served, not even for a second.
         watch.update()
-        let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry)
+        let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry,
+                                     secondaries: watch.secondaries)
         udp.start(serving)
         tcp.start(serving)
         watch.start()
@@ -206,7 +208,7 @@ public final class Server {
             if let reason {
                 notifier?.reloading()
                 let reloaded = reload(into: holder, reason: reason)
-                watch.reloaded(succeeded: reloaded)
+                watch.reloaded(succeeded: reloaded, modified: now?.modifiedSeconds)
                 if reloaded { secondaries.announce(holder.zone.soaRecord) }
                 statusShown = statusLine(holder, watch)
                 notifier?.ready(status: statusShown)
@@ -290,6 +292,8 @@ struct ServingContext: Sendable {
     let responder: Responder
     let metrics: ServerMetrics
     let expiry: ExpiryState
+    /// Present when some client may transfer the zone.
+    let secondaries: SecondaryLog?
 }
 
 /// What identifies one version of data.cdb: a rename gives a new inode, an
@@ -310,6 +314,8 @@ struct FileIdentity: Equatable {
         modified = st.st_mtim
         changed = st.st_ctim
     }
+
+    var modifiedSeconds: Int64 { Int64(modified.tv_sec) }
 
     static func == (a: FileIdentity, b: FileIdentity) -> Bool {
         a.device == b.device && a.inode == b.inode && a.size == b.size

@@ -3,6 +3,10 @@ import Answering
 import DNSWire
 import NIOCore
 import NIOPosix
+import Telemetry
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// DNS over TCP per RFC 7766, on SwiftNIO: 2-byte length framing, queries
 /// pipelined and answered in order, reads and writes of any size, an idle
@@ -162,6 +166,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     private var forwardsInFlight = 0
     /// Set at connect: whether this client is in `--allow-transfer`.
     private var transferAllowed = false
+    private var peer: IPEndpoint?
     /// A zone transfer being sent; queries after it wait in `pending`.
     private var transfer: Transfer?
     private var inputClosed = false
@@ -192,13 +197,18 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
         lastActivity = .now()
-        let peer = context.channel.remoteAddress
-        transferAllowed = connections.settings.transferClients.contains { $0.contains(peer) }
+        peer = IPEndpoint(context.channel.remoteAddress)
+        transferAllowed = peer.map { p in connections.settings.transferClients.contains { $0.contains(p.address) } } ?? false
         connections.opened(self)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Closed with messages of a transfer still to send: it failed.
+        if let t = transfer, let peer {
+            serving.secondaries?.transfer(peer, kind: t.kind, outcome: .failed, serial: nil, bytes: t.bytes, now: Int64(time(nil)))
+            transfer = nil
+        }
         connections.closed(self)
         self.context = nil
         context.fireChannelInactive()
@@ -225,10 +235,8 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
                 let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
                 switch serving.expiry.handling(of: q, intercepting: intercepting) {
                 case .local:
-                    if transferAllowed, let zoneTransfer = zone.transfer, case .query(let parsed) = QueryParser.parse(q),
-                       zoneTransfer.isRequested(by: parsed, in: q) {
-                        transfer = Transfer(zone: zoneTransfer, query: parsed, packet: Array(q[0..<parsed.questionEnd]))
-                        return (Int(length), nil)
+                    if let secondaries = serving.secondaries, case .query(let parsed) = QueryParser.parse(q) {
+                        return (Int(length), secondaryQuery(parsed, packet: q, zone: zone, log: secondaries))
                     }
                     return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
                 case .serverFailure(let parsed):
@@ -258,6 +266,43 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         sendTransfer(context: context)
     }
 
+    /// What a secondary may ask when transfers are on: a transfer (started
+    /// here; nil returned), refused without rights or on expired data
+    /// (unless `--on-expiry serve` keeps serving it), so that no data with
+    /// a fresh clock leaves the host; the SOA with the
+    /// time left (RFC 7314's EXPIRE) when asked; anything else as usual.
+    private func secondaryQuery(_ query: IncomingQuery, packet q: UnsafeRawBufferPointer, zone: ZoneIndex, log: SecondaryLog) -> Reply? {
+        let responder = serving.responder
+        let now = Int64(time(nil))
+        if let zoneTransfer = zone.transfer, zoneTransfer.isRequested(by: query, in: q) {
+            let kind: SecondaryLog.Kind = query.qtype == .ixfr ? .ixfr : .axfr
+            guard transferAllowed, let peer else {
+                log.refused(kind)
+                return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
+            }
+            // IXFR names the serial the client holds in its authority section.
+            let held = kind == .ixfr ? (try? Message(parsing: Array(q)))?.authority.first.flatMap { SOAFields(rdata: $0.rdata)?.serial } : nil
+            guard !serving.expiry.isIntercepting else {
+                log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
+                // The responder, which never streams a transfer, refuses it.
+                return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
+            }
+            log.requested(peer, holding: held, now: now)
+            transfer = Transfer(zone: zoneTransfer, query: query, packet: Array(q[0..<query.questionEnd]), kind: kind,
+                                expire: query.edns?.expire == true ? serving.expiry.expireSeconds(now: now) : nil)
+            return nil
+        }
+        var reply = responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
+        if transferAllowed, let peer, query.qtype == .soa, query.qnameLength == 1 {
+            log.askedSOA(peer, now: now)
+            if query.edns?.expire == true, let seconds = serving.expiry.expireSeconds(now: now),
+               let length = EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: reply.length, in: Self.scratch) {
+                reply.length = length
+            }
+        }
+        return reply
+    }
+
     /// A transfer in progress: the zone as it was when the query came (a
     /// reload meanwhile does not change it), and the next message to send.
     struct Transfer {
@@ -265,6 +310,9 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         let query: IncomingQuery
         /// The query's header and question, echoed in every message.
         let packet: [UInt8]
+        let kind: SecondaryLog.Kind
+        /// RFC 7314's EXPIRE for the first message, when the query asked.
+        let expire: UInt32?
         var next = 0
         var bytes = 0
     }
@@ -274,7 +322,10 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     /// the queries that came after the transfer are answered.
     private func sendTransfer(context: ChannelHandlerContext) {
         while !closing, var t = transfer, context.channel.isWritable {
-            let length = t.packet.withUnsafeBytes { t.zone.write(t.next, replyingTo: t.query, packet: $0, payload: serving.responder.maximumUDPPayload, into: Self.scratch) }
+            var length = t.packet.withUnsafeBytes { t.zone.write(t.next, replyingTo: t.query, packet: $0, payload: serving.responder.maximumUDPPayload, into: Self.scratch) }
+            if t.next == 0, let seconds = t.expire {
+                length = EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: Self.scratch) ?? length
+            }
             var buffer = context.channel.allocator.buffer(capacity: 2 + length)
             buffer.writeInteger(UInt16(length))
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))
@@ -284,6 +335,9 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             send(buffer, context: context)
             if transfer == nil {
                 serving.metrics.record(Reply(length: t.bytes, kind: .answer, rcode: .noError, truncated: false), transport: .tcp)
+                if let peer {
+                    serving.secondaries?.transfer(peer, kind: t.kind, outcome: .ok, serial: t.zone.serial, bytes: t.bytes, now: Int64(time(nil)))
+                }
                 if (pending?.readableBytes ?? 0) > 0 {
                     channelRead(context: context, data: NIOAny(context.channel.allocator.buffer(capacity: 0)))
                 }

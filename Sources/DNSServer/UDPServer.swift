@@ -1,5 +1,7 @@
+import Addressing
 import Answering
 import CNetShim
+import DNSWire
 import Logging
 import Synchronization
 import Telemetry
@@ -141,6 +143,7 @@ final class UDPServer: @unchecked Sendable {
             txMsgs[i].msg_hdr.msg_iovlen = 1
         }
 
+        let secondaries = serving.secondaries
         var view = ZoneView(serving.holder)
         var reportedError: Int32 = 0
         while true {
@@ -166,10 +169,14 @@ final class UDPServer: @unchecked Sendable {
                 // The kernel wrote the peer's address length; the next receive needs the full size back.
                 let peerLength = rxMsgs[i].msg_hdr.msg_namelen
                 rxMsgs[i].msg_hdr.msg_namelen = peerSize
-                let reply: Reply
+                var reply: Reply
                 switch expiry.handling(of: query, intercepting: intercepting) {
                 case .local:
                     reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
+                    // A secondary's SOA check (`. SOA`: a root name, then type 6): rare, so looked at closely.
+                    if let secondaries, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 6 {
+                        reply.length = secondarySOA(query, reply: reply.length, peer: peers + i, log: secondaries, expiry: expiry, into: slot)
+                    }
                 case .serverFailure(let q):
                     reply = responder.serverFailure(to: q, packet: query, into: slot)
                 case .forward(let q):
@@ -199,6 +206,19 @@ final class UDPServer: @unchecked Sendable {
             }
         }
     }
+}
+
+/// An SOA query from a client with transfer rights is noted for `/health`,
+/// and told the time its data may still be served when it asks (RFC 7314:
+/// BIND's `request-expire` asks in its SOA checks); the reply's new length.
+private func secondarySOA(_ query: UnsafeRawBufferPointer, reply length: Int, peer: UnsafePointer<sockaddr_storage>,
+                          log: SecondaryLog, expiry: ExpiryState, into slot: UnsafeMutableRawBufferPointer) -> Int {
+    guard length > 0, let client = IPEndpoint(peer), log.allows(client.address) else { return length }
+    let now = Int64(time(nil))
+    log.askedSOA(client, now: now)
+    guard case .query(let parsed) = QueryParser.parse(query), parsed.edns?.expire == true,
+          let seconds = expiry.expireSeconds(now: now) else { return length }
+    return EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: slot) ?? length
 }
 
 /// A client's address, kept for a reply sent later (a forwarded query's).

@@ -19,6 +19,15 @@ public struct EDNSRequest: Sendable {
     public var udpPayloadSize: UInt16
     public var version: UInt8
     public var dnssecOK: Bool
+    /// RFC 7314: the EXPIRE option, which asks how long the zone may still be served.
+    public var expire = false
+
+    public init(udpPayloadSize: UInt16, version: UInt8, dnssecOK: Bool, expire: Bool = false) {
+        self.udpPayloadSize = udpPayloadSize
+        self.version = version
+        self.dnssecOK = dnssecOK
+        self.expire = expire
+    }
 }
 
 /// What to do with a packet that arrived on the query port.
@@ -77,13 +86,14 @@ public enum QueryParser {
             if type == RRType.opt.rawValue {
                 // OPT belongs in the additional section, once, owned by the root.
                 guard index >= Int(ancount) + Int(nscount), edns == nil, nameEnd == offset + 1, p[offset] == 0,
-                      optionsWellFormed(p, from: nameEnd + 10, to: end) else {
+                      let expire = scanOptions(p, from: nameEnd + 10, to: end) else {
                     return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
                 }
                 edns = EDNSRequest(
                     udpPayloadSize: u16(p, nameEnd + 2),
                     version: p[nameEnd + 5],
-                    dnssecOK: p[nameEnd + 6] & 0x80 != 0)
+                    dnssecOK: p[nameEnd + 6] & 0x80 != 0,
+                    expire: expire)
             }
             offset = end
         }
@@ -141,12 +151,15 @@ public enum QueryParser {
     }
 
     /// Options are code, length, data; they must tile the rdata exactly.
-    static func optionsWellFormed(_ p: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool {
+    /// Nil when they do not; else whether one is EXPIRE.
+    static func scanOptions(_ p: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool? {
         var i = start
+        var expire = false
         while i < end {
-            guard i + 4 <= end else { return false }
+            guard i + 4 <= end else { return nil }
+            if u16(p, i) == EDNSOption.expire { expire = true }
             i += 4 + Int(u16(p, i + 2))
         }
-        return i == end
+        return i == end ? expire : nil
     }
 }

@@ -55,6 +55,8 @@ public final class FreshnessMonitor: Sendable {
 
     struct State {
         var last: Observation?
+        /// The last round in which an upstream answered.
+        var lastAnswered: Int64?
         var behindSince: Int64?
         var checks = 0
         /// Rounds in which no upstream answered.
@@ -69,6 +71,8 @@ public final class FreshnessMonitor: Sendable {
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
+    /// No upstream answered since, when none ever has.
+    private let started = Int64(time(nil))
 
     /// `served` tells what is being served now; `observed` hears each
     /// round's outcome (for counters and logs), on the monitor's thread.
@@ -103,7 +107,7 @@ public final class FreshnessMonitor: Sendable {
         state.withLock { s in
             s.last = observation
             s.checks += 1
-            if case .unknown = observation.view { s.failedChecks += 1 }
+            if case .unknown = observation.view { s.failedChecks += 1 } else { s.lastAnswered = now }
             if observation.view.isAhead(of: zone?.serial) {
                 if s.behindSince == nil { s.behindSince = now }
             } else if case .majority = observation.view {
@@ -140,12 +144,18 @@ public final class FreshnessMonitor: Sendable {
     }
 
     /// The policy's input for the zone served now. Behind-ness is judged
-    /// against the current serial, so a reload clears it at once.
+    /// against the current serial, so a reload clears it at once. Checks
+    /// scheduled or made and no answer: the upstreams are silent since
+    /// the last round that had one, or since the start.
     public func input(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?,
-                      signaturesExpire: Int64? = nil) -> FreshnessInput {
+                      signaturesExpire: Int64? = nil, servesSignatures: Bool = false) -> FreshnessInput {
         state.withLock { s in
-            FreshnessInput(now: now, localSerial: localSerial, soaExpire: soaExpire, lastRefresh: lastRefresh,
-                           upstream: s.last?.view ?? .unknown, behindSince: s.behindSince, signaturesExpire: signaturesExpire)
+            let answered: Bool = if case .majority = s.last?.view { true } else { false }
+            let checking = configuration.interval != nil || s.last != nil
+            return FreshnessInput(now: now, localSerial: localSerial, soaExpire: soaExpire, lastRefresh: lastRefresh,
+                                  upstream: s.last?.view ?? .unknown, behindSince: s.behindSince, signaturesExpire: signaturesExpire,
+                                  servesSignatures: servesSignatures,
+                                  upstreamsSilentSince: checking && !answered ? min(s.lastAnswered ?? started, now) : nil)
         }
     }
 }

@@ -14,13 +14,18 @@ public struct FreshnessThresholds: Sendable, Equatable {
     /// signatures last about two weeks and are renewed twice a day, so two
     /// days left means several refreshes have failed or were not installed).
     public var signatureWarning: Int64 = 2 * 86400
+    /// No upstream has answered for this long: warning, whatever the age
+    /// says ("ok" needs evidence that the data is current). `warningAge`
+    /// for a server; 0 for a one-shot check, which has one round to go on.
+    public var silentUpstreams: Int64
 
     public init(warningAge: Int64 = 26 * 3600, criticalAge: Int64 = 72 * 3600, criticalBehind: Int64 = 24 * 3600,
-                signatureWarning: Int64 = 2 * 86400) {
+                signatureWarning: Int64 = 2 * 86400, silentUpstreams: Int64? = nil) {
         self.warningAge = warningAge
         self.criticalAge = criticalAge
         self.criticalBehind = criticalBehind
         self.signatureWarning = signatureWarning
+        self.silentUpstreams = silentUpstreams ?? warningAge
     }
 }
 
@@ -83,12 +88,18 @@ public struct FreshnessInput: Sendable {
     public var upstream: UpstreamView
     /// Since when the local serial has been seen behind the upstream majority.
     public var behindSince: Int64?
-    /// When the earliest RRSIG of the served data expires; nil when it
-    /// carries none (DNSSEC stripped, the default).
+    /// When the earliest RRSIG of the served data expires, or of the zone
+    /// it was stripped from; nil when unknown.
     public var signaturesExpire: Int64?
+    /// The served data carries those RRSIGs: past them a validating
+    /// resolver rejects every answer, so the data has expired.
+    public var servesSignatures: Bool
+    /// Since when no upstream has answered the SOA checks; nil when the
+    /// last round had an answer, or no check is made.
+    public var upstreamsSilentSince: Int64?
 
     public init(now: Int64, localSerial: UInt32?, soaExpire: UInt32, lastRefresh: Int64?, upstream: UpstreamView, behindSince: Int64?,
-                signaturesExpire: Int64? = nil) {
+                signaturesExpire: Int64? = nil, servesSignatures: Bool = false, upstreamsSilentSince: Int64? = nil) {
         self.now = now
         self.localSerial = localSerial
         self.soaExpire = soaExpire
@@ -96,7 +107,12 @@ public struct FreshnessInput: Sendable {
         self.upstream = upstream
         self.behindSince = behindSince
         self.signaturesExpire = signaturesExpire
+        self.servesSignatures = servesSignatures
+        self.upstreamsSilentSince = upstreamsSilentSince
     }
+
+    /// `2023-05-11` for a serial in the root's YYYYMMDDNN form, nil otherwise.
+    public var published: String? { localSerial.flatMap(FreshnessPolicy.publicationDate) }
 
     /// Whether the served serial is older (RFC 1982) than the upstream majority.
     public var isBehind: Bool { upstream.isAhead(of: localSerial) }
@@ -145,15 +161,32 @@ public enum FreshnessPolicy {
         }
         // A validating resolver treats data whose signatures expired as
         // bogus, however recent its serial: it fails every lookup.
+        if let since = input.upstreamsSilentSince, input.localSerial != nil, input.now - since >= thresholds.silentUpstreams {
+            findings.append((.warning, input.now > since
+                ? "cannot confirm freshness: no upstream answered since \(Codecs.rfc3339Timestamp(epochSeconds: Int(since)))"
+                : "cannot confirm freshness: no upstream answered"))
+        }
         if let expires = input.signaturesExpire {
             if expires <= input.now {
-                findings.append((.critical, "DNSSEC signatures expired \(duration(input.now - expires)) ago"))
+                findings.append((input.servesSignatures ? .expired : .critical,
+                                 "DNSSEC signatures expired \(duration(input.now - expires)) ago"))
             } else if expires - input.now <= thresholds.signatureWarning {
                 findings.append((.warning, "DNSSEC signatures expire in \(duration(expires - input.now))"))
             }
         }
         findings.sort { $0.0 > $1.0 }
         return FreshnessAssessment(status: findings.first?.0 ?? .ok, age: age, behindFor: behindFor, reasons: findings.map(\.1))
+    }
+
+    /// The date a serial in the root's YYYYMMDDNN form was published, or
+    /// nil for a serial that is not such a date.
+    public static func publicationDate(serial: UInt32) -> String? {
+        let day = Int(serial / 100 % 100), month = Int(serial / 10_000 % 100), year = Int(serial / 1_000_000)
+        guard (1990...2100).contains(year), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let epoch = Codecs.epochSeconds(year: year, month: month, day: day, hour: 0, minute: 0, second: 0)
+        // 2023-02-30 is not a date: it would come back as March.
+        let text = String(Codecs.rfc3339Timestamp(epochSeconds: epoch).prefix(10))
+        return text.hasSuffix("-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)") ? text : nil
     }
 
     /// `3h`, `2d4h`, `45m`, `12s`: short, for one-line messages.

@@ -31,9 +31,11 @@ public struct NagiosCheck: Sendable, Equatable {
         }
         var summary: String
         if let serial = input.localSerial {
+            // The publication date makes old data obvious at a glance.
+            summary = "serial \(serial)" + (input.published.map { ", published \($0)" } ?? "")
             switch input.upstream {
-            case .unknown: summary = "serial \(serial), live roots unreachable"
-            case .majority(let up, _): summary = input.isBehind ? "serial \(serial) behind \(up)" : "serial \(serial) current"
+            case .unknown: summary += ", live roots unreachable"
+            case .majority(let up, _): summary += input.isBehind ? ", behind \(up)" : ", current"
             }
         } else {
             summary = "no data"

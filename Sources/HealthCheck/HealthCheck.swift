@@ -94,9 +94,16 @@ public enum HealthCheck {
             configuration: .init(interval: nil, timeoutMilliseconds: timeoutMilliseconds, upstreams: upstreams),
             served: { .init(serial: zone.soa.serial, apexServerAddresses: zone.apexServerAddresses) })
         let now = monitor.checkNow().time
-        let input = monitor.input(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire,
-                                  lastRefresh: RefreshState.lastRefresh(forData: data)?.time,
-                                  signaturesExpire: zone.signaturesExpire.map(Int64.init))
+        // The age as serve would judge it on loading this file: the state's
+        // confirmation of this serial, else the file's time, never later than now.
+        var st = stat()
+        let written: Int64? = stat(data, &st) == 0 ? Int64(st.st_mtim.tv_sec) : nil
+        let confirmed = (RefreshState.read(forData: data).confirmation(of: zone.soa.serial) ?? written).map { min($0, now) }
+        let input = monitor.input(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire, lastRefresh: confirmed,
+                                  signaturesExpire: zone.signaturesExpire.map(Int64.init), servesSignatures: zone.signaturesExpire != nil)
+        // One round is all a one-shot check has: no answer, no confirmation.
+        var thresholds = thresholds
+        thresholds.silentUpstreams = 0
         let anchors: String?
         do {
             anchors = try TrustAnchorState.read(forData: data)?.summary(at: now)

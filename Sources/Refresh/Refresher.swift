@@ -165,7 +165,8 @@ public enum Refresher {
     private static func attempt(_ source: RefreshOptions.Source, options: RefreshOptions, workspace: Workspace, logger: Logger,
                                 progress: Progress?, now: @Sendable () -> Int64) async throws(RefreshError) -> RefreshOutcome {
         var state = RefreshState.read(forData: options.data)
-        let installed = DataStore.serial(path: options.data)
+        let installedSOA = DataStore.soa(path: options.data)
+        let installed = installedSOA?.serial
 
         let sourceName: String
         /// The zone's text, opened once the signature check has started;
@@ -213,7 +214,9 @@ public enum Refresher {
             }
             switch fetched {
             case .notModified:
+                // Asked only about the serial installed from this URL: it is still current there.
                 state.lastSuccess = now()
+                state.confirmed = now()
                 state.result = RefreshOutcome.Action.notModified.rawValue
                 state.serial = installed
                 try save(state, forData: options.data)
@@ -225,9 +228,16 @@ public enum Refresher {
             sourceName = "axfr://\(server)"
             let deadline = DNSExchange.monotonicMilliseconds() + Int(options.fetch.timeout / .milliseconds(1))
             // The serial first: an unchanged zone costs one query, not a transfer.
-            let upstream = try TransferSource.serial(of: server, deadline: deadline)
-            if !options.force, let installed, !SerialNumber.isNewer(upstream, than: installed) {
+            let (upstream, expireSeconds) = try TransferSource.serial(of: server, deadline: deadline)
+            if !options.force, let installed, upstream != installed, !SerialNumber.isNewer(upstream, than: installed) {
+                try refuseStale(sourceName, serial: upstream, installed: installed, state: &state, data: options.data)
+            }
+            if !options.force, let installed, upstream == installed {
                 state.lastSuccess = now()
+                // A primary's word on how fresh the serial is counts no
+                // more than what it says of its own data (RFC 7314).
+                let primary = Self.confirmation(now: now(), expireSeconds: expireSeconds, soaExpire: installedSOA?.expire)
+                state.confirmed = max(state.confirmation(of: installed) ?? primary, primary)
                 state.result = RefreshOutcome.Action.unchanged.rawValue
                 state.serial = installed
                 try save(state, forData: options.data)
@@ -275,8 +285,7 @@ public enum Refresher {
             if serial == installed {
                 action = .unchanged
             } else if !SerialNumber.isNewer(serial, than: installed) {
-                throw RefreshError(.data, "\(sourceName): serial \(serial) is older than the installed \(installed); "
-                    + "not installed (--force overrides)")
+                try refuseStale(sourceName, serial: serial, installed: installed, state: &state, data: options.data)
             }
         }
         // Before the install: what a verified, accepted zone showed of the
@@ -302,6 +311,8 @@ public enum Refresher {
             state.lastInstall = now()
         }
         state.lastSuccess = now()
+        state.confirmed = Self.confirmation(now: now(), expireSeconds: transfer?.expireSeconds, soaExpire: zone.soa.expire)
+        if action == .unchanged, let known = state.confirmation(of: serial) { state.confirmed = max(known, state.confirmed!) }
         state.result = action.rawValue
         state.serial = serial
         state.source = sourceName
@@ -313,6 +324,25 @@ public enum Refresher {
         return RefreshOutcome(action: action, serial: serial, previousSerial: installed, tlds: zone.delegationCount,
                               source: sourceName, signer: signer?.fingerprint, verified: state.verified,
                               signaturesExpire: proven.signaturesExpire)
+    }
+
+    /// A source that serves an older serial than the one installed is
+    /// stale: it confirms nothing, and the state says so (`result=stale
+    /// source`) while keeping what was known. Always throws.
+    static func refuseStale(_ source: String, serial: UInt32, installed: UInt32, state: inout RefreshState,
+                            data: String) throws(RefreshError) {
+        state.result = "stale source"
+        try save(state, forData: data)
+        throw RefreshError(.data, "\(source): serial \(serial) is older than the installed \(installed): a stale source; "
+            + "not installed (--force overrides)")
+    }
+
+    /// When data is known current: now, or, from a primary that says how
+    /// long its own data may still be served (EXPIRE), as long ago as its
+    /// data has aged, so that a chain of mirrors never adds to the data's life.
+    static func confirmation(now: Int64, expireSeconds: UInt32?, soaExpire: UInt32?) -> Int64 {
+        guard let expireSeconds, let soaExpire, expireSeconds < soaExpire else { return now }
+        return now - Int64(soaExpire - expireSeconds)
     }
 
     /// An OpenPGP signature over the file `data`; `name` is what the log calls it.

@@ -9,9 +9,12 @@ import ZoneFile
 /// A transfer carries no OpenPGP signature: the zone's DNSSEC chain and
 /// ZONEMD digest are what make it trustworthy, so both are required of it.
 enum TransferSource {
-    /// The serial `server` serves, asked over TCP (the transfer will use it too).
-    static func serial(of server: IPEndpoint, deadline: Int) throws(RefreshError) -> UInt32 {
-        let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .soa))
+    /// The serial `server` serves, asked over TCP (the transfer will use
+    /// it too), and the seconds its data may still be served when it says
+    /// (RFC 7314's EXPIRE: a rootmirror primary does).
+    static func serial(of server: IPEndpoint, deadline: Int) throws(RefreshError) -> (serial: UInt32, expireSeconds: UInt32?) {
+        let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .soa),
+                                  edns: EDNSOption.askingExpire)
         let reply: [UInt8]
         switch DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline) {
         case .success(let bytes): reply = bytes
@@ -22,7 +25,7 @@ enum TransferSource {
               let fields = SOAFields(rdata: soa.rdata) else {
             throw RefreshError(.fetch, "axfr://\(server): no SOA for . in the reply")
         }
-        return fields.serial
+        return (fields.serial, EDNSOption.expireSeconds(inReply: reply))
     }
 }
 
@@ -33,6 +36,10 @@ enum TransferSource {
 final class TransferStream: Sendable {
     let text: ZoneText
     private let problem = Mutex<RefreshError?>(nil)
+    private let expire = Mutex<UInt32?>(nil)
+
+    /// The EXPIRE the primary put in its first message, once it came.
+    var expireSeconds: UInt32? { expire.withLock { $0 } }
 
     /// What went wrong with the transfer itself (refused, cut short, over a
     /// cap or the deadline): a fetch failure, not bad data, whatever the
@@ -45,7 +52,9 @@ final class TransferStream: Sendable {
         let name = "axfr://\(server)"
         text = ZoneText(streaming: name, maximumSize: maximumSize)
         Thread { [self] in
-            let reason = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline)
+            let reason = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline) { seconds in
+                expire.withLock { $0 = seconds }
+            }
             if let reason { problem.withLock { $0 = RefreshError(.fetch, "\(name): \(reason)") } }
             text.finish(reason.map { ZoneError(file: name, message: $0) })
         }.start()
@@ -53,11 +62,14 @@ final class TransferStream: Sendable {
 
     /// Reads the transfer into `text`; nil when it ended with its closing
     /// SOA, or why not.
-    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, deadline: Int) -> String? {
-        let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .axfr))
+    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, deadline: Int,
+                                 expire: (UInt32) -> Void) -> String? {
+        let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .axfr),
+                                  edns: EDNSOption.askingExpire)
         var reader = TransferReader(queryID: query.header.id)
         var problem: String?
         let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize) { message in
+            if reader.records == 0, let seconds = EDNSOption.expireSeconds(inReply: message) { expire(seconds) }
             do throws(TransferError) {
                 guard text.append(try reader.read(message)) else {
                     problem = "zone over \(maximumSize) bytes"

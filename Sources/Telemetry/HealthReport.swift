@@ -28,11 +28,13 @@ public struct HealthReport: Sendable {
     /// nil before a refresh with DNSSEC checks wrote it, or the reason it
     /// does not read.
     public var trustAnchors: Result<TrustAnchorState, StoreError>?
+    /// The clients with transfer rights heard from, when transfers are allowed.
+    public var secondaries: [SecondaryLog.Secondary]?
 
     public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
                 observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil,
                 verified: [String] = [], refreshAttempt: RefreshAttempt? = nil,
-                trustAnchors: Result<TrustAnchorState, StoreError>? = nil) {
+                trustAnchors: Result<TrustAnchorState, StoreError>? = nil, secondaries: [SecondaryLog.Secondary]? = nil) {
         self.assessment = assessment
         self.input = input
         self.thresholds = thresholds
@@ -43,6 +45,24 @@ public struct HealthReport: Sendable {
         self.verified = verified
         self.refreshAttempt = refreshAttempt
         self.trustAnchors = trustAnchors
+        self.secondaries = secondaries
+    }
+
+    /// Secondaries known to hold an older serial than the one served.
+    public var secondariesBehind: Int {
+        guard let served = input.localSerial else { return 0 }
+        return (secondaries ?? []).filter { $0.serial.map { SerialNumber.isNewer(served, than: $0) } ?? false }.count
+    }
+
+    var secondariesJSON: String {
+        guard let secondaries else { return "null" }
+        return "[" + secondaries.map { s in
+            let behind = input.localSerial.flatMap { served in s.serial.map { SerialNumber.isNewer(served, than: $0) } }
+            return "{\"address\": \(JSON.string(s.address)), \"serial\": \(s.serial.map(String.init) ?? "null"), "
+                + "\"behind\": \(behind.map { "\($0)" } ?? "null"), \"last_seen\": \(JSON.time(s.lastSeen)), "
+                + "\"last_transfer\": \(JSON.time(s.lastTransfer)), \"kind\": \(s.kind.map { JSON.string($0.rawValue) } ?? "null"), "
+                + "\"bytes\": \(s.bytes), \"failures\": \(s.failures)}"
+        }.joined(separator: ", ") + "]"
     }
 
     /// The anchors in a word for `check`'s line, or what is wrong with them.
@@ -101,6 +121,7 @@ public struct HealthReport: Sendable {
             ("reasons", "[" + assessment.reasons.map(JSON.string).joined(separator: ", ") + "]"),
             ("mode", JSON.string(mode)),
             ("local_serial", input.localSerial.map(String.init) ?? "null"),
+            ("published", input.published.map(JSON.string) ?? "null"),
             ("upstream", "{" + upstream.joined(separator: ", ") + "}"),
             ("behind_seconds", "\(assessment.behindFor)"),
             ("last_check", JSON.time(observation?.time)),
@@ -114,6 +135,7 @@ public struct HealthReport: Sendable {
             ("signatures_expire", JSON.time(input.signaturesExpire)),
             ("signatures_expire_seconds", input.signaturesExpire.map { String($0 - input.now) } ?? "null"),
             ("trust_anchors", trustAnchorsJSON),
+            ("secondaries", secondariesJSON),
             ("thresholds", "{\"warning_age_seconds\": \(thresholds.warningAge), \"critical_age_seconds\": \(thresholds.criticalAge), "
                 + "\"critical_behind_seconds\": \(thresholds.criticalBehind), \"signature_warning_seconds\": \(thresholds.signatureWarning)}"),
         ]

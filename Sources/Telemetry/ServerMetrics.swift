@@ -33,6 +33,9 @@ public final class ServerMetrics: Sendable {
     public let upstreamSerial: Gauge
     public let upstreamsAnswering: Gauge
     public let signaturesExpire: Gauge
+    /// By `SecondaryLog.index(kind, outcome)`.
+    let transfers: [Counter]
+    public let secondariesBehind: Gauge
     /// One gauge per key of DATA.anchors, by label set; replaced as keys come and go.
     private let trustAnchorGauges = Mutex<[String: Gauge]>([:])
 
@@ -87,6 +90,17 @@ public final class ServerMetrics: Sendable {
                                                 help: "Live roots that answered the last SOA check.")
         signaturesExpire = registry.makeGauge(name: "rootmirror_signatures_expire_seconds", labels: [],
                                               help: "Seconds until the earliest RRSIG served expires, negative once it has (NaN without DNSSEC data).")
+        transfers = SecondaryLog.Kind.allCases.flatMap { kind in
+            SecondaryLog.Outcome.allCases.map { outcome in
+                registry.makeCounter(descriptor: MetricNameDescriptor(
+                    metricName: "rootmirror_transfers", unitName: "total",
+                    helpText: "Zone transfers asked of this server, by kind and result (refused: no transfer rights, or expired data)."),
+                    labels: [("kind", kind.rawValue), ("result", outcome.rawValue)])
+            }
+        }
+        secondariesBehind = registry.makeGauge(descriptor: MetricNameDescriptor(
+            metricName: "rootmirror_secondaries_behind", unitName: "",
+            helpText: "Secondaries whose last known serial is older than the one served."))
     }
 
     /// Counts one packet and what was done with it.

@@ -37,8 +37,37 @@ import Testing
         #expect(soon.status == .warning && soon.reasons == ["DNSSEC signatures expire in 2d"])
         let passed = status(expiresIn: 0)
         #expect(passed.status == .critical && passed.reasons == ["DNSSEC signatures expired 0s ago"])
-        // Critical, not expired: the data itself is still within its SOA expire, so it is still served.
+        // Critical, not expired: stripped data is still within its SOA expire, so it is still served.
         #expect(status(expiresIn: -86400).status == .critical)
+        // Served signatures past their time: every answer is bogus to a validator, so the data has expired.
+        var served = input()
+        served.signaturesExpire = now - 60
+        served.servesSignatures = true
+        let expired = FreshnessPolicy.assess(served)
+        #expect(expired.status == .expired && expired.reasons == ["DNSSEC signatures expired 1m ago"])
+    }
+
+    /// "ok" needs evidence: upstreams silent for longer than the warning age
+    /// (a server), or in the one round it had (a one-shot check), warn.
+    @Test func silentUpstreamsCannotConfirm() {
+        var i = input(upstream: [])
+        i.upstreamsSilentSince = now - 26 * hour + 1
+        #expect(FreshnessPolicy.assess(i).status == .ok)
+        i.upstreamsSilentSince = now - 26 * hour
+        let silent = FreshnessPolicy.assess(i)
+        #expect(silent.status == .warning
+                && silent.reasons == ["cannot confirm freshness: no upstream answered since 2027-01-14T06:00:00Z"], "\(silent.reasons)")
+        i.upstreamsSilentSince = now
+        let oneShot = FreshnessPolicy.assess(i, thresholds: FreshnessThresholds(silentUpstreams: 0))
+        #expect(oneShot.status == .warning && oneShot.reasons == ["cannot confirm freshness: no upstream answered"])
+    }
+
+    @Test func publicationDates() {
+        #expect(FreshnessPolicy.publicationDate(serial: 2_023_051_100) == "2023-05-11")
+        #expect(FreshnessPolicy.publicationDate(serial: 2_026_082_201) == "2026-08-22")
+        #expect(FreshnessPolicy.publicationDate(serial: 2_023_023_000) == nil) // February 30th
+        #expect(FreshnessPolicy.publicationDate(serial: 1) == nil)
+        #expect(FreshnessPolicy.publicationDate(serial: 4_294_967_295) == nil)
     }
 
     @Test func behindTheRoots() {
@@ -71,10 +100,10 @@ import Testing
         let ok = input()
         let check = NagiosCheck(FreshnessPolicy.assess(ok), input: ok, thresholds: thresholds)
         #expect(check.state == .ok)
-        #expect(check.line == "ROOTMIRROR OK - serial 2026082201 current, refreshed 3h ago | age=10800s;93600;259200 behind=0s;;86400")
+        #expect(check.line == "ROOTMIRROR OK - serial 2026082201, published 2026-08-22, current, refreshed 3h ago | age=10800s;93600;259200 behind=0s;;86400")
         let behind = input(upstream: [2_026_082_300], behindSince: now - 2 * hour)
         let warn = NagiosCheck(FreshnessPolicy.assess(behind), input: behind, thresholds: thresholds)
-        #expect(warn.state == .warning && warn.line.hasPrefix("ROOTMIRROR WARNING - serial 2026082201 behind 2026082300"))
+        #expect(warn.state == .warning && warn.line.hasPrefix("ROOTMIRROR WARNING - serial 2026082201, published 2026-08-22, behind 2026082300"))
         let old = input(refreshedAgo: 700_000)
         #expect(NagiosCheck(FreshnessPolicy.assess(old), input: old, thresholds: thresholds).state == .critical)
         #expect(NagiosCheck(unknown: "cannot reach 127.0.0.1:8053").state == .unknown)

@@ -36,11 +36,11 @@ import Glibc
 
     /// `serve --refresh` on the target's data, refreshing from `source` and
     /// comparing serials with `upstream`.
-    func mirror(source: String, upstream: Endpoint, http: Endpoint) throws -> RootmirrorServer {
+    func mirror(source: String, upstream: Endpoint, http: Endpoint, extra: [String] = []) throws -> RootmirrorServer {
         try RootmirrorServer(data: target.data, directory: files, extra: [
             "--refresh", "--url", source, "--upstream", upstream.description, "--http", http.description,
             "--trust-anchor", zone.anchor, "--min-tlds", "1", "--timeout", "3", "--keep-dnssec",
-        ])
+        ] + extra)
     }
 
     /// Polls (bounded) until `server` answers with `serial`.
@@ -113,6 +113,7 @@ import Glibc
         var state = RefreshState.read(forData: target.data)
         let hourAgo = Int64(Date().timeIntervalSince1970) - 3600
         state.lastSuccess = hourAgo
+        state.confirmed = hourAgo
         try state.write(forData: target.data)
         var times = [timeval(tv_sec: Int(hourAgo), tv_usec: 0), timeval(tv_sec: Int(hourAgo), tv_usec: 0)]
         try #require(utimes(target.data, &times) == 0)
@@ -123,6 +124,29 @@ import Glibc
         defer { server.stop() }
         #expect(try waitForSerial(2026112701, from: server), "\(server.daemon.log)")
         #expect(server.daemon.log.contains("reason=data 1h old at start"), "\(server.daemon.log)")
+    }
+
+    /// A mirror of a mirror never adds to the data's life: the primary's
+    /// data is 6 days old, so the secondary that transferred it a moment
+    /// ago tells its own secondaries one day is left (RFC 7314's EXPIRE),
+    /// and its /health counts the age from the primary's confirmation.
+    @Test func aSecondaryTakesItsAgeFromThePrimary() throws {
+        try publish(zone.signed)
+        let sixDaysAgo = Date(timeIntervalSinceNow: -6 * 86400)
+        try FileManager.default.setAttributes([.modificationDate: sixDaysAgo], ofItemAtPath: primaryData)
+        let primary = try RootmirrorServer(data: primaryData, directory: files, extra: ["--allow-transfer", "127.0.0.0/8"])
+        defer { primary.stop() }
+        let http = Endpoint.random()
+        let server = try mirror(source: "axfr://\(primary.endpoint)", upstream: primary.endpoint, http: http,
+                                extra: ["--allow-transfer", "127.0.0.0/8"])
+        defer { server.stop() }
+        #expect(try servedSerial(server.endpoint) == "2026112700", "\(server.daemon.log)")
+        let dig = try run("/usr/bin/dig", ["@\(server.endpoint.host)", "-p", "\(server.endpoint.port)", "+tcp", "+expire", ".", "SOA"])
+        let line = try #require(dig.output.split(separator: "\n").first { $0.hasPrefix("; EXPIRE: ") }, "\(dig.output)")
+        let left = try #require(Int(line.dropFirst("; EXPIRE: ".count).prefix { $0.isNumber }))
+        #expect(left <= 86400 && left > 86400 - 600, "\(line)")
+        let age = try #require(try health(http)["data_age_seconds"] as? Int)
+        #expect(age >= 6 * 86400 && age < 6 * 86400 + 600, "\(age)")
     }
 
     /// With nothing to serve and a refresh that fails, serve does not start:

@@ -52,7 +52,7 @@ import Glibc
         #expect(first.output.contains("serial 2026112700 installed") && first.output.contains("from \(source)")
                 && first.output.contains("verified dnssec zonemd"), "\(first.output)")
         #expect(RefreshState.read(forData: target.data).verified == ["dnssec", "zonemd"])
-        #expect(try DataStore.serial(path: target.data) == 2026112700)
+        #expect(try DataStore.soa(path: target.data)?.serial == 2026112700)
         #expect(target.onlyFinalFiles, "\(target.scratch.files)")
 
         // The SOA says nothing changed: no transfer, nothing installed.
@@ -60,6 +60,42 @@ import Glibc
         let second = try refresh([source])
         #expect(second.status == 0 && second.output.contains("serial 2026112700 already installed"), "\(second.output)\(second.stderr)")
         #expect(unchanged(target.data, installed))
+    }
+
+    /// A primary whose serial is older than the one installed is stale: it
+    /// confirms nothing (exit 4, `result=stale source`, the last success
+    /// and confirmation as they were), or a fleet behind a stuck primary
+    /// would look fresh for ever.
+    @Test func aStaleSourceConfirmsNothing() throws {
+        let installed = try installTheGoodZone()
+        var state = RefreshState.read(forData: target.data)
+        state.lastSuccess = 1_000_000_000
+        state.confirmed = 1_000_000_000
+        try state.write(forData: target.data)
+        let stale = try primary(serving: try zone.sign(SignedZone.root(serial: 2026112600, tlds: 8), name: "old"), name: "old")
+        defer { stale.stop() }
+        let result = try refresh(["axfr://\(stale.endpoint)"])
+        expectOneLineFailure(result, status: 4, mentions: "serial 2026112600 is older than the installed 2026112700: a stale source")
+        #expect(unchanged(target.data, installed))
+        let after = RefreshState.read(forData: target.data)
+        #expect(after.result == "stale source" && after.lastSuccess == 1_000_000_000 && after.confirmed == 1_000_000_000, "\(after)")
+    }
+
+    /// The primary's data is 6 days old (RFC 7314's EXPIRE says so): the
+    /// copy is as old, on install and on every unchanged check after it.
+    @Test func aTransferKeepsThePrimarysAge() throws {
+        let data = files.file("aged.cdb")
+        try #require(try run(rootmirrorBinary, ["compile", zone.signed, "-o", data, "--keep-dnssec"]).status == 0)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -6 * 86400)], ofItemAtPath: data)
+        let server = try RootmirrorServer(data: data, directory: files, extra: ["--allow-transfer", "127.0.0.0/8"])
+        defer { server.stop() }
+        let sixDaysAgo = Int64(Date().timeIntervalSince1970) - 6 * 86400
+        for run in ["installed", "already installed"] {
+            let result = try refresh(["axfr://\(server.endpoint)"])
+            #expect(result.status == 0 && result.output.contains(run), "\(result.output)\(result.stderr)")
+            let confirmed = try #require(RefreshState.read(forData: target.data).confirmed)
+            #expect(abs(confirmed - sixDaysAgo) < 300, "\(run): confirmed \(confirmed), 6 days ago \(sixDaysAgo)")
+        }
     }
 
     /// A refused connection and a server that accepts but never answers are

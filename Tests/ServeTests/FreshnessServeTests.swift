@@ -11,15 +11,6 @@ import TestSupport
 struct FreshnessServeTests {
     static let hour: TimeInterval = 3600
 
-    /// A copy of a compiled zone that looks written `age` seconds ago.
-    func agedCopy(of source: String, in dir: Scratch, name: String = "data.cdb", age: TimeInterval) throws -> String {
-        let path = dir.file(name)
-        try? FileManager.default.removeItem(atPath: path)
-        try FileManager.default.copyItem(atPath: source, toPath: path)
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -age)], ofItemAtPath: path)
-        return path
-    }
-
     struct Health {
         let code: Int
         let json: [String: Any]
@@ -84,13 +75,13 @@ struct FreshnessServeTests {
 
     static let states: [StateCase] = [
         StateCase(name: "current and fresh", newerLocal: true, age: 60, status: "ok", code: 200, checkExit: 0,
-                  checkText: "ROOTMIRROR OK - serial 2026082200 current, refreshed 1m ago | age="),
+                  checkText: "ROOTMIRROR OK - serial 2026082200, published 2026-08-22, current, refreshed 1m ago | age="),
         StateCase(name: "behind the roots", newerLocal: false, age: 60, status: "warning", code: 200, checkExit: 1,
-                  checkText: "ROOTMIRROR WARNING - serial 2023051100 behind 2026082200"),
+                  checkText: "ROOTMIRROR WARNING - serial 2023051100, published 2023-05-11, behind 2026082200"),
         StateCase(name: "refresh over 26h ago", newerLocal: true, age: 30 * hour, status: "warning", code: 200, checkExit: 1,
                   checkText: "last successful refresh 1d6h ago"),
         StateCase(name: "refresh over 72h ago", newerLocal: true, age: 80 * hour, status: "critical", code: 503, checkExit: 2,
-                  checkText: "ROOTMIRROR CRITICAL - serial 2026082200 current, refreshed 3d8h ago"),
+                  checkText: "ROOTMIRROR CRITICAL - serial 2026082200, published 2026-08-22, current, refreshed 3d8h ago"),
         StateCase(name: "behind for longer than --critical-behind", newerLocal: false, age: 60, extra: ["--critical-behind", "2s"],
                   status: "critical", code: 503, checkExit: 2, checkText: "behind the live roots' 2026082200 for"),
         StateCase(name: "past the SOA expire", newerLocal: true, age: 8 * 24 * hour, status: "expired", code: 503, checkExit: 2,
@@ -142,7 +133,7 @@ struct FreshnessServeTests {
         let servers = report.upstream["servers"] as? [[String: Any]] ?? []
         #expect(servers.count == 1 && servers.first?["error"] is String)
         let result = try check(["--url", "http://\(http)/health"])
-        #expect(result.status == 0 && result.output.hasPrefix("ROOTMIRROR OK - serial 2026082200, live roots unreachable"), "\(result.output)")
+        #expect(result.status == 0 && result.output.hasPrefix("ROOTMIRROR OK - serial 2026082200, published 2026-08-22, live roots unreachable"), "\(result.output)")
         // Reported once, not once per round.
         #expect(server.daemon.wait(until: { (sample((try? metrics(http)) ?? "", "rootmirror_soa_check_failures_total") ?? 0) >= 3 }))
         #expect(server.daemon.log.components(separatedBy: "no upstream answered the SOA check").count == 2, "\(server.daemon.log)")
@@ -234,11 +225,11 @@ struct FreshnessServeTests {
 
         let current = try check(["-d", try agedCopy(of: CompiledData.root2026, in: dir, name: "a.cdb", age: 3 * Self.hour)] + upstream)
         #expect(current.status == 0)
-        #expect(current.output.hasPrefix("ROOTMIRROR OK - serial 2026082200 current, refreshed 3h ago | age=108")
+        #expect(current.output.hasPrefix("ROOTMIRROR OK - serial 2026082200, published 2026-08-22, current, refreshed 3h ago | age=108")
                 && current.output.hasSuffix("s;93600;259200 behind=0s;;86400\n"), "\(current.output)")
 
         let behind = try check(["-d", try agedCopy(of: CompiledData.root2023, in: dir, name: "b.cdb", age: 60)] + upstream)
-        #expect(behind.status == 1 && behind.output.hasPrefix("ROOTMIRROR WARNING - serial 2023051100 behind 2026082200"), "\(behind.output)")
+        #expect(behind.status == 1 && behind.output.hasPrefix("ROOTMIRROR WARNING - serial 2023051100, published 2023-05-11, behind 2026082200"), "\(behind.output)")
 
         let tight = try check(["-d", dir.file("a.cdb"), "--warning-age", "1h", "--critical-age", "2h"] + upstream)
         #expect(tight.status == 2 && tight.output.contains("age=1080") && tight.output.contains(";3600;7200 "), "\(tight.output)")
@@ -261,6 +252,19 @@ struct FreshnessServeTests {
         #expect(bad.status == 64 && bad.stderr.hasPrefix("rootmirror: --upstream: bad address 'not-an-address'") && bad.output.isEmpty)
     }
 
+    /// The 2023 root compiled by hand today looks refreshed seconds ago;
+    /// with no upstream to confirm it, a one-shot check will not call it
+    /// OK, and names its publication date.
+    @Test("check -d: old data compiled today, no upstream answering, is not OK")
+    func oldDataCompiledTodayIsNotOK() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        let data = try agedCopy(of: CompiledData.root2023, in: dir, age: 9)
+        let result = try check(["-d", data, "--upstream", Endpoint.random().description, "--check-timeout", "0.5"])
+        #expect(result.status == 1 && result.output.hasPrefix("ROOTMIRROR WARNING - serial 2023051100, published 2023-05-11, live roots unreachable")
+                && result.output.contains("cannot confirm freshness: no upstream answered"), "\(result.output)")
+    }
+
     @Test("DNSSEC data: signatures about to expire warn, expired ones are critical, in check, /health and /metrics")
     func signatureExpiry() throws {
         let dir = try Scratch()
@@ -276,9 +280,10 @@ struct FreshnessServeTests {
             """
         let day: TimeInterval = 86400
         let cases: [(name: String, inception: TimeInterval, expiration: TimeInterval, exit: Int32, status: String, text: String)] = [
-            ("valid", -day, 10 * day, 0, "ok", "ROOTMIRROR OK - serial 2026112700 current"),
+            ("valid", -day, 10 * day, 0, "ok", "ROOTMIRROR OK - serial 2026112700, published 2026-11-27, current"),
             ("expiring", -day, day, 1, "warning", "(DNSSEC signatures expire in "),
-            ("expired", -3 * day, -2 * Self.hour, 2, "critical", "(DNSSEC signatures expired 2h ago"),
+            // Served signatures past their time: the data has expired (and is forwarded).
+            ("expired", -3 * day, -2 * Self.hour, 2, "expired", "(DNSSEC signatures expired 2h ago"),
         ]
         for c in cases {
             let signed = try DNSSECKeys(origin: ".", in: dir, name: c.name)
@@ -350,13 +355,28 @@ struct FreshnessServeTests {
         #expect((sample(try metrics(http), "rootmirror_forwarded_queries_total") ?? 0) >= 4)
         #expect(try health(http).json["mode"] as? String == "forward")
 
-        // Fresh data installed by rename: answered locally again, at once.
-        try FileManager.default.copyItem(atPath: CompiledData.root2023, toPath: dir.file("fresh.cdb"))
+        // What does not end it: the same serial, a touch, a state written
+        // for another serial, a file serve refuses. The data served is
+        // still the old data, however new the file looks.
+        try FileManager.default.copyItem(atPath: CompiledData.root2023, toPath: dir.file("same.cdb"))
+        #expect(rename(dir.file("same.cdb"), data) == 0)
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: data)
+        try "last_success=\(Int(Date().timeIntervalSince1970))\nserial=2026082200\nresult=installed\n"
+            .write(toFile: "\(data).state", atomically: true, encoding: .utf8)
+        try FileManager.default.contents(atPath: CompiledData.root2023)!.prefix(4096).write(to: URL(fileURLWithPath: dir.file("truncated.cdb")))
+        #expect(rename(dir.file("truncated.cdb"), data) == 0)
+        #expect(server.daemon.wait(until: { server.daemon.log.contains("reload refused") }), "\(server.daemon.log)")
+        sleep(2)
+        let still = try health(http)
+        #expect(still.status == "expired" && still.json["mode"] as? String == "forward", "\(still.json)")
+        #expect(try rootSerial(server.endpoint) == "2026082200")
+
+        // A good newer file ends it: answered locally again, at once.
+        try FileManager.default.copyItem(atPath: CompiledData.root2026, toPath: dir.file("fresh.cdb"))
         #expect(rename(dir.file("fresh.cdb"), data) == 0)
         #expect(server.daemon.wait(until: { server.daemon.log.contains("no longer expired") }), "\(server.daemon.log)")
-        #expect(try rootSerial(server.endpoint) == "2023051100")
-        #expect(try rootSerial(server.endpoint, tcp: true) == "2023051100")
         #expect(try health(http).json["mode"] as? String == "serve")
+        #expect(try health(http).json["local_serial"] as? Int == 2_026_082_200)
     }
 
     @Test("--on-expiry servfail and serve; no live root answering means SERVFAIL")

@@ -92,3 +92,12 @@ extension Message {
         answers.first(where: { $0.type == .soa }).flatMap { SOAFields(rdata: $0.rdata)?.serial }
     }
 }
+
+/// A copy of a compiled zone that looks written `age` seconds ago.
+func agedCopy(of source: String, in dir: Scratch, name: String = "data.cdb", age: TimeInterval) throws -> String {
+    let path = dir.file(name)
+    try? FileManager.default.removeItem(atPath: path)
+    try FileManager.default.copyItem(atPath: source, toPath: path)
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -age)], ofItemAtPath: path)
+    return path
+}

@@ -34,7 +34,9 @@ struct TransferTests {
             started.append(Secondary(daemon: try startNSD(
                 zones: [(".", nsdDir.file("root.zone"))], listen: ["\(nsd.host)@\(nsd.port)"], in: nsdDir,
                 zoneOptions: ["request-xfr: AXFR \(primary.host)@\(primary.port) NOKEY", "allow-notify: 127.0.0.0/8 NOKEY",
-                              "provide-xfr: 127.0.0.0/8 NOKEY"]), endpoint: nsd))
+                              "provide-xfr: 127.0.0.0/8 NOKEY",
+                              // From its own address, so that the primary's /health tells it apart.
+                              "outgoing-interface: \(nsd.host)"]), endpoint: nsd))
 
             let knotDir = try dir.subdirectory("knot")
             let knot = fleet.knot
@@ -51,6 +53,7 @@ struct TransferTests {
                     primaries port \(primary.port) { \(primary.host); };
                     file "root.zone";
                     allow-notify { 127.0.0.0/8; };
+                    request-expire yes;
                 };
                 """), endpoint: named))
         } catch {
@@ -128,8 +131,9 @@ struct TransferTests {
         try #require(expected.count == zoneRecords + 1, "the reference transfer is the whole zone")
 
         let fleet = FleetAddresses()
+        let http = Endpoint.random()
         let primary = try RootmirrorServer(data: data, directory: dir, extra: [
-            "--allow-transfer", "127.0.0.0/8",
+            "--allow-transfer", "127.0.0.0/8", "--http", http.description,
         ] + fleet.all.flatMap { ["--notify", $0.description] })
         defer { primary.stop() }
         let secondaries = try Self.startSecondaries(fleet, primary: primary.endpoint, dir: dir)
@@ -153,14 +157,27 @@ struct TransferTests {
             #expect(matches, "\(secondary.name): \(Self.difference(served, expected))")
         }
 
+        // The primary knows who holds what: NSD by its own address.
+        #expect(try Self.heldSerial(of: fleet.nsd.host, health: http) == ReloadTests.old)
+
         try ReloadTests.install(CompiledData.root2026, at: data)
         try Self.waitForSerial(ReloadTests.new, on: secondaries)
+        #expect(primary.daemon.wait(until: { (try? Self.heldSerial(of: fleet.nsd.host, health: http)) == ReloadTests.new }),
+                "\((try? run("/usr/bin/curl", ["-s", "http://\(http)/health"]).output) ?? "")")
         // One acknowledgement of the new serial per secondary, logged once
         // all are in (the NOTIFY sent at start may be acknowledged too).
         #expect(primary.daemon.wait(until: {
             primary.daemon.log.split(separator: "\n").filter { $0.contains("notify acknowledged") && $0.contains("\(ReloadTests.new)") }.count
                 == secondaries.count
         }), "\(primary.daemon.log)")
+    }
+
+    /// The serial the primary's /health says the secondary at `address` holds.
+    static func heldSerial(of address: String, health http: Endpoint) throws -> UInt32? {
+        let body = try run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(http)/health"]).output
+        let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        let secondaries = json?["secondaries"] as? [[String: Any]] ?? []
+        return (secondaries.first { $0["address"] as? String == address }?["serial"] as? Int).map { UInt32($0) }
     }
 
     /// `--notify` also announces the zone once at start, after the first

@@ -82,8 +82,12 @@ public final class RootmirrorServer {
 
     /// A test server asks no real root server and opens no HTTP port unless
     /// the test says otherwise: loopback addresses of the tests' own only.
+    /// Nor does it forward expired data (the 2023 root's signatures expired
+    /// long ago) to the zone's root servers: it serves it unless the test
+    /// names an upstream or an expiry action.
     private static func quiet(_ extra: [String]) -> [String] {
         (extra.contains("--http") ? [] : ["--http", "off"]) + (extra.contains("--check-interval") ? [] : ["--check-interval", "off"])
+            + (extra.contains("--upstream") || extra.contains("--on-expiry") ? [] : ["--on-expiry", "serve"])
     }
 }
 
