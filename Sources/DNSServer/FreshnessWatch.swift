@@ -125,7 +125,8 @@ final class FreshnessWatch: Sendable {
         let zone = served.zone
         let lastRefresh = RefreshState.lastRefresh(forData: settings.dataPath)
         // What refresh proved holds for the data served only if refresh put it there.
-        let state = RefreshState.read(forData: settings.dataPath)
+        // One that cannot be read (not a regular file) proves nothing; refresh and check say why.
+        let state = (try? RefreshState.read(forData: settings.dataPath)) ?? RefreshState()
         let proven = lastRefresh?.source == "refresh" && state.serial != nil && state.serial == zone?.soa.serial
         // Served RRSIGs are what a validating resolver checks; stripped data
         // still came from a signed zone whose expiry refresh recorded.
