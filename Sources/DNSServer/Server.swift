@@ -44,6 +44,8 @@ public final class Server {
         public var transferClients: [IPPrefix] = []
         /// Secondaries sent a NOTIFY after each reload.
         public var notifyTargets: [IPEndpoint] = []
+        /// UDP replies a second per source prefix (`RateLimiter`); 0 for no limit.
+        public var rateLimit = 0
         /// `serve --refresh`: the arguments of the `rootmirror refresh` the
         /// server runs to keep data.cdb fresh; nil for none (cron's job).
         public var refreshArguments: [String]?
@@ -93,7 +95,7 @@ public final class Server {
                             transferClients: c.transferClients))
         let udp: UDPServer
         do {
-            udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers,
+            udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, rateLimit: c.rateLimit,
                                 receiveTimeout: min(.seconds(1), watchdogInterval.map(AnsweringWatchdog.receiveTimeout) ?? .seconds(1)),
                                 logger: logger)
         } catch {
@@ -150,6 +152,7 @@ public final class Server {
             "http": "\(status == nil ? "off" : c.statusAddress!.description)",
             "transfers": "\(c.transferClients.isEmpty ? "none" : c.transferClients.map(\.description).joined(separator: " "))",
             "soa-checks": "\(c.monitor.interval.map { "every \($0)s" } ?? "off")",
+            "rate-limit": "\(c.rateLimit == 0 ? "off" : "\(c.rateLimit)/s per prefix")",
             "refresh": "\(selfRefresh == nil ? "off" : "on a newer upstream serial, checked every \(zone.soa.refresh)s")",
             "freshness": "\(watch.report().assessment.status)",
         ])
