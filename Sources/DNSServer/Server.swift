@@ -110,6 +110,9 @@ public final class Server {
             udp.stop()
             throw error
         }
+        // SwiftNIO opens its sockets without close-on-exec: no descriptor
+        // of the server's is for a process it starts.
+        markDescriptorsCloseOnExec()
         let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, dataPath: c.dataPath, logger: logger) }
         let holder: ZoneHolder
         var seen: FileIdentity?
@@ -283,6 +286,19 @@ public final class Server {
             logger.error("reload refused, still serving serial \(old)", metadata: ["reason": "\(reason)", "error": "\(error)"])
             return false
         }
+    }
+}
+
+/// Sets close-on-exec on every descriptor open now but the standard three.
+private func markDescriptorsCloseOnExec() {
+    guard let directory = opendir("/proc/self/fd") else { return }
+    defer { closedir(directory) }
+    let own = dirfd(directory)
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let fd = Int32(name), fd > 2, fd != own else { continue }
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
     }
 }
 
