@@ -29,6 +29,8 @@ let package = Package(
                           swiftSettings: libFuzzerMain),
         // An AXFR reply, as framed on TCP, through the transfer reader, the parser and the checker.
         .executableTarget(name: "FuzzTransfer", dependencies: ["ZoneFile", "DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
+        // The state and trust-anchor files beside data.cdb through their readers.
+        .executableTarget(name: "FuzzStateFiles", dependencies: ["CDBStore", "DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
         // A data.cdb through the loader and the index builder.
         .executableTarget(name: "FuzzDataStore", dependencies: ["Answering", "CDBStore", "FuzzSupport"], swiftSettings: libFuzzerMain),
     ]

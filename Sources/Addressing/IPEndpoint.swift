@@ -83,6 +83,8 @@ public struct IPEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var family: Family { address.count == 4 ? .v4 : .v6 }
     public var isIPv6: Bool { family == .v6 }
     public var isWildcard: Bool { address.allSatisfy { $0 == 0 } }
+    /// 127.0.0.0/8 or ::1: reachable from this host only.
+    public var isLoopback: Bool { address.count == 4 ? address[0] == 127 : address == [UInt8](repeating: 0, count: 15) + [1] }
 
     /// The address alone, as inet_ntop writes it (`2001:db8::1`, no brackets).
     public var host: String {

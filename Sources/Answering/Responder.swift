@@ -91,6 +91,20 @@ public struct Responder: Sendable {
         return Reply(length: end, kind: found.kind, rcode: found.rcode, truncated: placement.truncated)
     }
 
+    /// What rate limiting sends instead of a reply it withholds ("slip", as
+    /// NSD and Knot do): the question with TC set and nothing else, so that
+    /// a real client asks again over TCP, which a forged source cannot. An
+    /// unparsable packet gets nothing.
+    public func slip(to packet: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Reply {
+        guard case .query(let q) = QueryParser.parse(packet) else { return Reply(length: 0, kind: .error, rcode: .formErr, truncated: false) }
+        out.baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: q.questionEnd)
+        var end = q.questionEnd
+        if let edns = q.edns { end = writeOPT(into: out, at: end, dnssecOK: edns.dnssecOK, extendedRCode: 0) }
+        let flags = MessageHeader.qrBit | MessageHeader.aaBit | MessageHeader.tcBit | (q.flags & (MessageHeader.rdBit | MessageHeader.cdBit))
+        writeHeader(into: out, id: q.id, flags: flags, qd: 1, an: 0, ns: 0, ar: q.edns == nil ? 0 : 1)
+        return Reply(length: end, kind: .answer, rcode: .noError, truncated: true)
+    }
+
     /// SERVFAIL to a well-formed query: what `serve --on-expiry servfail`
     /// answers once the data has expired and must not be served (RFC 8806).
     public func serverFailure(to query: IncomingQuery, packet: UnsafeRawBufferPointer,

@@ -218,13 +218,21 @@ public final class ZoneIndex: Sendable {
             var referralGlue = 0
             var referralProof: Int?
             var anyType: RRType?
+            /// What a query for `type` gets. For RRSIG one signature, the
+            /// first in canonical order, as Knot answers: all of a name's
+            /// (four or five at the root's apex) would make a 47-byte query
+            /// a 1,172-byte reply, and no resolver asks for them this way.
+            func records(_ type: RRType) -> [ResourceRecord] {
+                type == .rrsig ? sets[type]!.min { $0.rdata.lexicographicallyPrecedes($1.rdata) }.map { [$0] } ?? [] : sets[type]!
+            }
             func plainAnswer(_ type: RRType) -> Int {
-                add(Self.answer(Signed(set: sets[type]!, signatures: []), anchor: name, addresses: addresses))
+                add(Self.answer(Signed(set: records(type), signatures: []), anchor: name, addresses: addresses))
             }
             func answer(_ type: RRType) -> Answer {
                 let plain = plainAnswer(type)
                 return Answer(type: type, template: plain,
-                              signedTemplate: isSigned ? add(Self.answer(signed(name, type), anchor: name, addresses: addresses)) : plain)
+                              signedTemplate: isSigned ? add(Self.answer(Signed(set: records(type), signatures: signed(name, type).signatures),
+                                                                         anchor: name, addresses: addresses)) : plain)
             }
             if delegations.contains(name), let ns = sets[.ns] {
                 let parts = Self.referral(ns: ns, cut: name, addresses: addresses)

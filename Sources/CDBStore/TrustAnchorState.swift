@@ -81,10 +81,7 @@ public struct TrustAnchorState: Sendable, Equatable {
     /// error naming it: a trust decision is not taken on a guess.
     public static func read(forData data: String) throws(StoreError) -> TrustAnchorState? {
         let path = path(forData: data)
-        guard access(path, F_OK) == 0 else { return nil }
-        guard let bytes = readSmallFile(path, limit: 1 << 20) else {
-            throw StoreError(path: path, message: "cannot read: \(errnoText())")
-        }
+        guard let bytes = try readSmallFile(path, limit: 1 << 20, followingLinks: false) else { return nil }
         return try TrustAnchorState(parsing: String(decoding: bytes, as: UTF8.self), path: path)
     }
 
@@ -103,7 +100,9 @@ public struct TrustAnchorState: Sendable, Equatable {
                 guard let equals = field.firstIndex(of: "=") else { throw fail("'\(field)' is not NAME=VALUE") }
                 let name = field[..<equals], value = String(field[field.index(after: equals)...])
                 func time() throws(StoreError) -> Int64 {
-                    guard let t = UTCTime.parse(value) else { throw fail("\(name): '\(value)' is not an RFC 3339 time") }
+                    guard let t = UTCTime.parse(value).flatMap(UTCTime.checked) else {
+                        throw fail("\(name): '\(value)' is not an RFC 3339 time from 1970 on")
+                    }
                     return t
                 }
                 switch name {

@@ -85,7 +85,7 @@ final class FreshnessWatch: Sendable {
     /// (a touched or rewritten file) keeps what was known of it.
     private func loaded(serial: UInt32, modified: Int64?) {
         let now = Int64(time(nil))
-        let state = RefreshState.read(forData: settings.dataPath)
+        let state = (try? RefreshState.read(forData: settings.dataPath)) ?? RefreshState()
         generation.withLock { g in
             if let previous = g, previous.serial == serial { return }
             if let confirmed = state.confirmation(of: serial) {
@@ -187,7 +187,8 @@ final class FreshnessWatch: Sendable {
         let now = Int64(time(nil))
         let zone = served.zone
         // What refresh proved holds for the data served only if refresh put it there.
-        let state = RefreshState.read(forData: settings.dataPath)
+        // One that cannot be read (not a regular file) proves nothing; refresh and check say why.
+        let state = (try? RefreshState.read(forData: settings.dataPath)) ?? RefreshState()
         let served = servedGeneration(now: now, state: state)
         let proven = state.serial != nil && state.serial == zone?.soa.serial
         // Served RRSIGs are what a validating resolver checks; stripped data

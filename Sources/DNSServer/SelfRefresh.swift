@@ -1,4 +1,5 @@
 import CDBStore
+import CNetShim
 import Dispatch
 import Freshness
 import Logging
@@ -108,40 +109,26 @@ final class SelfRefresh: Sendable {
     /// `rootmirror refresh ARGUMENTS`, its stdout and stderr together in
     /// one pipe: the exit status (128 + N when killed by signal N, 127 when
     /// it could not start) and what it printed (the last 8 KiB).
+    ///
+    /// The child inherits nothing but the pipe: a server killed with -9
+    /// must find its ports free when it is started again, not held by a
+    /// refresh that may run for many minutes yet. And it does not outlive
+    /// this thread, which waits for it (see `cnet_spawn_child`).
     private func spawnAndWait() -> (Int32, String) {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { return (127, "cannot start refresh: pipe: \(errnoDescription())") }
         for fd in ends { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         defer { close(ends[0]) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, ends[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, ends[1], 2)
-        // The child starts with no signal blocked, and with the default
-        // action for the signals the server catches or ignores.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for number in [SIGPIPE, SIGHUP, SIGTERM, SIGINT] { sigaddset(&defaults, number) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         let argv = (["rootmirror", "refresh"] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid = pid_t()
         let spawned = state.withLock { s -> Int32 in
             guard !s.stopped else { return ECANCELED }
-            let rc = posix_spawn(&pid, Self.executable, &actions, &attributes, argv, environ)
-            if rc == 0 { s.child = pid }
-            return rc
+            pid = cnet_spawn_child(Self.executable, argv, environ, ends[1])
+            guard pid > 0 else { return errno }
+            s.child = pid
+            return 0
         }
         close(ends[1])
         guard spawned == 0 else { return (127, "cannot start refresh: \(errnoDescription(spawned))") }

@@ -44,6 +44,8 @@ public final class Server {
         public var transferClients: [IPPrefix] = []
         /// Secondaries sent a NOTIFY after each reload.
         public var notifyTargets: [IPEndpoint] = []
+        /// UDP replies a second per source prefix (`RateLimiter`); 0 for no limit.
+        public var rateLimit = 0
         /// `serve --refresh`: the arguments of the `rootmirror refresh` the
         /// server runs to keep data.cdb fresh; nil for none (cron's job).
         public var refreshArguments: [String]?
@@ -94,7 +96,7 @@ public final class Server {
                             transferClients: c.transferClients))
         let udp: UDPServer
         do {
-            udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers,
+            udp = try UDPServer(addresses: c.addresses, workers: c.udpWorkers, rateLimit: c.rateLimit,
                                 receiveTimeout: min(.seconds(1), watchdogInterval.map(AnsweringWatchdog.receiveTimeout) ?? .seconds(1)),
                                 logger: logger)
         } catch {
@@ -109,6 +111,9 @@ public final class Server {
             udp.stop()
             throw error
         }
+        // SwiftNIO opens its sockets without close-on-exec: no descriptor
+        // of the server's is for a process it starts.
+        markDescriptorsCloseOnExec()
         let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, dataPath: c.dataPath, logger: logger) }
         let holder: ZoneHolder
         var seen: FileIdentity?
@@ -152,6 +157,7 @@ public final class Server {
             "http": "\(status == nil ? "off" : c.statusAddress!.description)",
             "transfers": "\(c.transferClients.isEmpty ? "none" : c.transferClients.map(\.description).joined(separator: " "))",
             "soa-checks": "\(c.monitor.interval.map { "every \($0)s" } ?? "off")",
+            "rate-limit": "\(c.rateLimit == 0 ? "off" : "\(c.rateLimit)/s per prefix")",
             "refresh": "\(selfRefresh == nil ? "off" : "on a newer upstream serial, checked every \(zone.soa.refresh)s")",
             "freshness": "\(watch.report().assessment.status)",
         ])
@@ -282,6 +288,19 @@ public final class Server {
             logger.error("reload refused, still serving serial \(old)", metadata: ["reason": "\(reason)", "error": "\(error)"])
             return false
         }
+    }
+}
+
+/// Sets close-on-exec on every descriptor open now but the standard three.
+private func markDescriptorsCloseOnExec() {
+    guard let directory = opendir("/proc/self/fd") else { return }
+    defer { closedir(directory) }
+    let own = dirfd(directory)
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let fd = Int32(name), fd > 2, fd != own else { continue }
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
     }
 }
 

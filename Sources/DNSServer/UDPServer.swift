@@ -37,12 +37,15 @@ final class UDPServer: @unchecked Sendable {
     private var threads: [OSThread] = []
     private let stopping = Atomic<Bool>(false)
     private let logger: Logger
+    /// Replies a second per source prefix, per worker; 0 for no limit.
+    private let rateLimit: Int
 
     /// Binds `workers` sockets per address now, so that a bind failure (port
     /// taken, no such address) stops `serve` at start, while still root.
     /// An idle worker wakes every `receiveTimeout` (see `bind`).
-    init(addresses: [ListenAddress], workers: Int, receiveTimeout: Duration, logger: Logger) throws(ServeError) {
+    init(addresses: [ListenAddress], workers: Int, rateLimit: Int, receiveTimeout: Duration, logger: Logger) throws(ServeError) {
         self.logger = logger
+        self.rateLimit = rateLimit
         do {
             for address in addresses {
                 for _ in 0..<max(1, workers) {
@@ -144,6 +147,8 @@ final class UDPServer: @unchecked Sendable {
         }
 
         let secondaries = serving.secondaries
+        // As NSD's default slip: every second query over the rate gets TC.
+        let limiter = rateLimit > 0 ? RateLimiter(rate: rateLimit, slip: 2) : nil
         var view = ZoneView(serving.holder)
         var reportedError: Int32 = 0
         while true {
@@ -162,6 +167,7 @@ final class UDPServer: @unchecked Sendable {
             }
             let zone = view.zone
             let intercepting = expiry.isIntercepting
+            let second = limiter == nil ? 0 : RateLimiter.currentSecond()
             var replies = 0
             for i in 0..<Int(received) {
                 let query = UnsafeRawBufferPointer(start: rx + i * rxSize, count: Int(rxMsgs[i].msg_len))
@@ -169,23 +175,33 @@ final class UDPServer: @unchecked Sendable {
                 // The kernel wrote the peer's address length; the next receive needs the full size back.
                 let peerLength = rxMsgs[i].msg_hdr.msg_namelen
                 rxMsgs[i].msg_hdr.msg_namelen = peerSize
-                var reply: Reply
-                switch expiry.handling(of: query, intercepting: intercepting) {
-                case .local:
-                    reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
-                    // A secondary's SOA check (`. SOA`: a root name, then type 6): rare, so looked at closely.
-                    if let secondaries, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 6 {
-                        reply.length = secondarySOA(query, reply: reply.length, peer: peers + i, log: secondaries, expiry: expiry, into: slot)
-                    }
-                case .serverFailure(let q):
-                    reply = responder.serverFailure(to: q, packet: query, into: slot)
-                case .forward(let q):
-                    metrics.forwarded.increment()
-                    let peer = Peer(address: peers[i], length: peerLength)
-                    expiry.forward(q, packet: query, overTCP: false, responder: responder) { bytes in
-                        peer.send(bytes, on: fd)
-                    }
+                let verdict = limiter?.admit(peers + i, second: second) ?? .answer
+                if verdict == .drop {
+                    metrics.recordRateLimited(slipped: false)
                     continue
+                }
+                var reply: Reply
+                if verdict == .slip {
+                    metrics.recordRateLimited(slipped: true)
+                    reply = responder.slip(to: query, into: slot)
+                } else {
+                    switch expiry.handling(of: query, intercepting: intercepting) {
+                    case .local:
+                        reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
+                        // A secondary's SOA check (`. SOA`: a root name, then type 6): rare, so looked at closely.
+                        if let secondaries, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 6 {
+                            reply.length = secondarySOA(query, reply: reply.length, peer: peers + i, log: secondaries, expiry: expiry, into: slot)
+                        }
+                    case .serverFailure(let q):
+                        reply = responder.serverFailure(to: q, packet: query, into: slot)
+                    case .forward(let q):
+                        metrics.forwarded.increment()
+                        let peer = Peer(address: peers[i], length: peerLength)
+                        expiry.forward(q, packet: query, overTCP: false, responder: responder) { bytes in
+                            peer.send(bytes, on: fd)
+                        }
+                        continue
+                    }
                 }
                 metrics.record(reply, transport: .udp)
                 guard reply.length > 0 else { continue }

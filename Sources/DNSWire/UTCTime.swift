@@ -5,6 +5,17 @@
 /// the epoch (`Codecs.rfc3339Timestamp` writes them). Without Foundation's
 /// formatters, whose time zone handling is more than this needs.
 public enum UTCTime {
+    /// The times a state file, an anchor file or a health document may
+    /// name: from the epoch to the last second a four-digit year writes.
+    /// Any two differ by far less than `Int64.max`, so no difference of a
+    /// time read from a file and the clock can overflow.
+    public static let representable: ClosedRange<Int64> = 0...253_402_300_799
+
+    /// `seconds`, or nil when outside `representable`.
+    public static func checked(_ seconds: Int64) -> Int64? {
+        representable.contains(seconds) ? seconds : nil
+    }
+
     public static func parse(_ text: String) -> Int64? {
         let s = Array(text.utf8)
         guard s.count >= 20, s[4] == UInt8(ascii: "-"), s[7] == UInt8(ascii: "-"), s[10] | 0x20 == UInt8(ascii: "t"),

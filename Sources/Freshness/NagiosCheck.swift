@@ -21,9 +21,10 @@ public struct NagiosCheck: Sendable, Equatable {
     /// Maps an assessment to a plugin result. An expired mirror is critical
     /// to the monitor: there is no "worse than critical" in the protocol.
     /// `mode` is what a running server does with queries, when not `serve`;
-    /// `trustAnchors`, the keys refresh trusts and those pending.
+    /// `notes`, what else the line says: the keys refresh trusts and those
+    /// pending, a file beside the data that cannot be read.
     public init(_ a: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds, mode: String? = nil,
-                trustAnchors: String? = nil) {
+                notes: [String] = []) {
         switch a.status {
         case .ok: state = .ok
         case .warning: state = .warning
@@ -45,7 +46,7 @@ public struct NagiosCheck: Sendable, Equatable {
         }
         if a.status != .ok { summary += " (" + a.reasons.joined(separator: "; ") + ")" }
         if let mode, mode != "serve" { summary += ", queries: \(mode)" }
-        if let trustAnchors { summary += ", \(trustAnchors)" }
+        for note in notes { summary += ", \(note)" }
         var perf = "age=\(a.age.map { "\($0)s" } ?? "U");\(thresholds.warningAge);\(thresholds.criticalAge) behind=\(a.behindFor)s;;\(thresholds.criticalBehind)"
         if let expires = input.signaturesExpire {
             // Nagios ranges `N:` alert below N: warning within the threshold, critical once passed.

@@ -2,6 +2,7 @@ import Addressing
 import Answering
 import AsyncHTTPClient
 import CDBStore
+import DNSWire
 import Foundation
 import Freshness
 import NIOCore
@@ -53,12 +54,11 @@ public enum HealthCheck {
                                              signatureWarning: int(thresholdsJSON["signature_warning_seconds"]) ?? FreshnessThresholds().signatureWarning)
         let upstreamJSON = json["upstream"] as? [String: Any] ?? [:]
         var view = UpstreamView.unknown
-        if let serial = int(upstreamJSON["serial"]), let answered = int(upstreamJSON["answered"]) {
-            view = .majority(serial: UInt32(truncatingIfNeeded: serial), answered: Int(answered))
+        if let serial = uint32(upstreamJSON["serial"]), let answered = int(upstreamJSON["answered"]) {
+            view = .majority(serial: serial, answered: Int(answered))
         }
-        let localSerial = int(json["local_serial"]).map { UInt32(truncatingIfNeeded: $0) }
         // Times relative to the document's moment (now 0): what is left is what the perfdata shows.
-        let input = FreshnessInput(now: 0, localSerial: localSerial, soaExpire: UInt32(int(json["soa_expire_seconds"]) ?? 0),
+        let input = FreshnessInput(now: 0, localSerial: uint32(json["local_serial"]), soaExpire: uint32(json["soa_expire_seconds"]) ?? 0,
                                    lastRefresh: nil, upstream: view, behindSince: nil,
                                    signaturesExpire: int(json["signatures_expire_seconds"]))
         // "no data" has no severity of its own: it is critical.
@@ -68,7 +68,8 @@ public enum HealthCheck {
                                              reasons: json["reasons"] as? [String] ?? [])
         let anchors = json["trust_anchors"] as? [String: Any]
         let anchorSummary = anchors?["summary"] as? String ?? (anchors?["error"] as? String).map { "trust anchors unreadable: \($0)" }
-        return NagiosCheck(assessment, input: input, thresholds: thresholds, mode: json["mode"] as? String, trustAnchors: anchorSummary)
+        return NagiosCheck(assessment, input: input, thresholds: thresholds, mode: json["mode"] as? String,
+                           notes: anchorSummary.map { [$0] } ?? [])
     }
 
     /// The verdict from `data` itself: its serial and expire, the last
@@ -96,30 +97,46 @@ public enum HealthCheck {
         let now = monitor.checkNow().time
         // The age as serve would judge it on loading this file: the state's
         // confirmation of this serial, else the file's time, never later than now.
+        var notes: [String] = []
+        var state = RefreshState()
+        do {
+            state = try RefreshState.read(forData: data)
+        } catch {
+            notes.append("refresh state unreadable: \(error)")
+        }
         var st = stat()
-        let written: Int64? = stat(data, &st) == 0 ? Int64(st.st_mtim.tv_sec) : nil
-        let confirmed = (RefreshState.read(forData: data).confirmation(of: zone.soa.serial) ?? written).map { min($0, now) }
+        let written: Int64? = stat(data, &st) == 0 ? UTCTime.checked(Int64(st.st_mtim.tv_sec)) : nil
+        let confirmed = (state.confirmation(of: zone.soa.serial) ?? written).map { min($0, now) }
         let input = monitor.input(now: now, localSerial: zone.soa.serial, soaExpire: zone.soa.expire, lastRefresh: confirmed,
                                   signaturesExpire: zone.signaturesExpire.map(Int64.init), servesSignatures: zone.signaturesExpire != nil)
         // One round is all a one-shot check has: no answer, no confirmation.
         var thresholds = thresholds
         thresholds.silentUpstreams = 0
-        let anchors: String?
         do {
-            anchors = try TrustAnchorState.read(forData: data)?.summary(at: now)
+            if let anchors = try TrustAnchorState.read(forData: data) { notes.append(anchors.summary(at: now)) }
         } catch {
-            anchors = "trust anchors unreadable: \(error)"
+            notes.append("trust anchors unreadable: \(error)")
         }
         return NagiosCheck(FreshnessPolicy.assess(input, thresholds: thresholds), input: input, thresholds: thresholds,
-                           trustAnchors: anchors)
+                           notes: notes)
     }
 
-    /// JSON numbers arrive as NSNumber (or Int); null and absent are nil.
+    /// JSON numbers arrive as NSNumber (or Int); null and absent are nil,
+    /// and so is a number of seconds no span of `UTCTime.representable`
+    /// reaches: whatever the document says, the check's own arithmetic
+    /// on it (the perfdata's differences) cannot overflow.
     private static func int(_ value: Any?) -> Int64? {
+        let number: Int64
         switch value {
-        case let n as Int: return Int64(n)
-        case let n as NSNumber: return n.int64Value
+        case let n as Int: number = Int64(n)
+        case let n as NSNumber: number = n.int64Value
         default: return nil
         }
+        return number.magnitude <= UTCTime.representable.upperBound.magnitude ? number : nil
+    }
+
+    /// A serial or an SOA timer: nil unless it fits 32 bits.
+    private static func uint32(_ value: Any?) -> UInt32? {
+        int(value).flatMap { UInt32(exactly: $0) }
     }
 }

@@ -32,6 +32,15 @@ public struct RefreshOptions: Sendable {
             }
             self = .axfr(try IPEndpoint(parsing: String(text.dropFirst("axfr://".count)), defaultPort: 53))
         }
+
+        /// What a line about it calls it.
+        public var name: String {
+            switch self {
+            case .url(let mirror): RefreshOptions.urls(for: mirror).zone
+            case .files(let zone, _): zone
+            case .axfr(let server): "axfr://\(server)"
+            }
+        }
     }
 
     public static let internicURL = "https://www.internic.net/domain/"
@@ -77,6 +86,8 @@ public struct RefreshOptions: Sendable {
     /// Keep the DNSSEC records (compile's --keep-dnssec), so that `serve`
     /// answers DO queries as the root servers do, for validating resolvers.
     public var keepDNSSEC = false
+    /// The whole run, every source tried, is over by then (`RunDeadline`).
+    public var maximumTime = Duration.seconds(900)
 
     public init() {}
 
@@ -109,6 +120,9 @@ public struct RefreshOutcome: Sendable, Equatable {
     /// RRSIG expiration; nil for a 304, where nothing was looked at.
     public var verified: [String]?
     public var signaturesExpire: Int64?
+    /// What went wrong after the install, which stands: the state file
+    /// could not be put in place.
+    public var warning: String?
 }
 
 /// fetch → verify ∥ (gunzip → parse → strip → check) → judge → install.
@@ -147,10 +161,14 @@ public enum Refresher {
         Workspace.removeStale(beside: options.data)
         let workspace = try Workspace(data: options.data)
         defer { workspace.remove() }
+        let deadline = RunDeadline(limit: options.maximumTime, workspace: workspace)
+        defer { deadline.finish() }
 
         for (index, source) in options.sources.enumerated() {
+            deadline.on(source.name)
             do {
-                return try await attempt(source, options: options, workspace: workspace, logger: logger, progress: progress, now: now)
+                return try await attempt(source, options: options, workspace: workspace, deadline: deadline, logger: logger,
+                                         progress: progress, now: now)
             } catch {
                 // A source that fails is one line, and the next is tried;
                 // a local failure would fail them all.
@@ -162,9 +180,15 @@ public enum Refresher {
     }
 
     /// One source: fetch, verify, judge, install.
-    private static func attempt(_ source: RefreshOptions.Source, options: RefreshOptions, workspace: Workspace, logger: Logger,
+    private static func attempt(_ source: RefreshOptions.Source, options: RefreshOptions, workspace: Workspace,
+                                deadline: RunDeadline, logger: Logger,
                                 progress: Progress?, now: @Sendable () -> Int64) async throws(RefreshError) -> RefreshOutcome {
-        var state = RefreshState.read(forData: options.data)
+        var state: RefreshState
+        do {
+            state = try RefreshState.read(forData: options.data)
+        } catch {
+            throw RefreshError(.local, "\(error)")
+        }
         let installedSOA = DataStore.soa(path: options.data)
         let installed = installedSOA?.serial
 
@@ -243,7 +267,7 @@ public enum Refresher {
                 try save(state, forData: options.data)
                 return RefreshOutcome(action: .unchanged, serial: installed, previousSerial: installed, source: sourceName)
             }
-            let stream = TransferStream(from: server, maximumSize: options.maximumZoneSize, deadline: deadline)
+            let stream = TransferStream(from: server, maximumSize: options.fetch.maximumSize, deadline: deadline)
             transfer = stream
             zoneText = { stream.text }
             proofs.dnssec = .required
@@ -301,17 +325,10 @@ public enum Refresher {
             }
             for change in changes { logger.notice("trust anchor: \(change)") }
         }
-        if action == .installed {
-            kept = true
-            do {
-                try staged.get().install()
-            } catch {
-                throw RefreshError(.local, "\(error)")
-            }
-            state.lastInstall = now()
-        }
-        state.lastSuccess = now()
-        state.confirmed = Self.confirmation(now: now(), expireSeconds: transfer?.expireSeconds, soaExpire: zone.soa.expire)
+        let time = now()
+        if action == .installed { state.lastInstall = time }
+        state.lastSuccess = time
+        state.confirmed = Self.confirmation(now: time, expireSeconds: transfer?.expireSeconds, soaExpire: zone.soa.expire)
         if action == .unchanged, let known = state.confirmation(of: serial) { state.confirmed = max(known, state.confirmed!) }
         state.result = action.rawValue
         state.serial = serial
@@ -320,10 +337,41 @@ public enum Refresher {
         state.lastModified = validators?.lastModified
         state.verified = (signer == nil ? [] : ["openpgp"]) + proven.verified
         state.signaturesExpire = proven.signaturesExpire
-        try save(state, forData: options.data)
+        // Staged before the install, so that a state that cannot be written
+        // (a full disk, a directory in its place) fails the run with
+        // data.cdb as it was; after the install only the rename is left.
+        let stagedState: StagedFile
+        do {
+            stagedState = try state.stage(forData: options.data)
+        } catch {
+            throw RefreshError(.local, "\(error)")
+        }
+        deadline.commit()
+        var warning: String?
+        if action == .installed {
+            kept = true
+            do {
+                try staged.get().install()
+            } catch {
+                stagedState.discard()
+                throw RefreshError(.local, "\(error)")
+            }
+            do {
+                try stagedState.commit()
+            } catch {
+                // data.cdb is in place and served: the run did install.
+                warning = "\(options.data) installed, but the state was not written: \(error)"
+            }
+        } else {
+            do {
+                try stagedState.commit()
+            } catch {
+                throw RefreshError(.local, "\(error)")
+            }
+        }
         return RefreshOutcome(action: action, serial: serial, previousSerial: installed, tlds: zone.delegationCount,
                               source: sourceName, signer: signer?.fingerprint, verified: state.verified,
-                              signaturesExpire: proven.signaturesExpire)
+                              signaturesExpire: proven.signaturesExpire, warning: warning)
     }
 
     /// A source that serves an older serial than the one installed is

@@ -34,9 +34,13 @@ public struct SignatureVerifier: Sendable {
     /// The key(s) in `file` (a private mirror's own), pinned to
     /// `fingerprint` if given, else to whatever the file holds.
     public init(keyringFile file: String, fingerprint: String?) throws(RefreshError) {
-        guard let bytes = readSmallFile(file, limit: 1 << 20) else {
-            throw RefreshError(.signature, "\(file): cannot read keyring (missing, unreadable or over 1 MiB)")
+        let bytes: [UInt8]?
+        do {
+            bytes = try readSmallFile(file, limit: 1 << 20)
+        } catch {
+            throw RefreshError(.signature, "\(file): cannot read keyring: \(error.message)")
         }
+        guard let bytes else { throw RefreshError(.signature, "\(file): cannot read keyring: no such file") }
         self.init(keyring: bytes, pinnedFingerprints: fingerprint.map { [$0] }, keyringName: file)
     }
 

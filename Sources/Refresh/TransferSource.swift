@@ -34,6 +34,12 @@ enum TransferSource {
 /// file, see `TransferReader`): the transfer and the parse overlap, and no
 /// message outlives its records' text.
 final class TransferStream: Sendable {
+    /// The text a transfer's bytes become is held to this many times the
+    /// cap on the bytes (the root's is about 2.2 times: its signatures in
+    /// hex): past it, a stream of tiny records with long names is over
+    /// the cap as well.
+    static let textPerWireByte = 4
+
     let text: ZoneText
     private let problem = Mutex<RefreshError?>(nil)
     private let expire = Mutex<UInt32?>(nil)
@@ -41,50 +47,62 @@ final class TransferStream: Sendable {
     /// The EXPIRE the primary put in its first message, once it came.
     var expireSeconds: UInt32? { expire.withLock { $0 } }
 
-    /// What went wrong with the transfer itself (refused, cut short, over a
-    /// cap or the deadline): a fetch failure, not bad data, whatever the
-    /// parser made of the text that did arrive.
+    /// What went wrong with the transfer itself (refused, cut short, over
+    /// the cap or the deadline: a fetch failure, whatever the parser made
+    /// of the text that did arrive), or with what it carried (its closing
+    /// SOA not the opening one: bad data).
     var failure: RefreshError? { problem.withLock { $0 } }
 
     /// Starts the transfer of `.` from `server`: at most `maximumSize`
-    /// bytes on the wire and of text, done by `deadline`.
+    /// bytes on the wire (`--max-size`, as for a download), done by `deadline`.
     init(from server: IPEndpoint, maximumSize: Int, deadline: Int) {
         let name = "axfr://\(server)"
-        text = ZoneText(streaming: name, maximumSize: maximumSize)
+        text = ZoneText(streaming: name, maximumSize: maximumSize * Self.textPerWireByte)
         Thread { [self] in
-            let reason = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline) { seconds in
+            let failure = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline) { seconds in
                 expire.withLock { $0 = seconds }
-            }
-            if let reason { problem.withLock { $0 = RefreshError(.fetch, "\(name): \(reason)") } }
-            text.finish(reason.map { ZoneError(file: name, message: $0) })
+            }.map { RefreshError($0.kind, "\(name): \($0.reason)") }
+            // Recorded before the text ends: the parser, woken by the end,
+            // fails, and the caller then asks `failure` why.
+            if let failure { problem.withLock { $0 = failure } }
+            text.finish(failure.map { ZoneError(file: name, message: $0.description) })
         }.start()
     }
 
     /// Reads the transfer into `text`; nil when it ended with its closing
     /// SOA, or why not.
     private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, deadline: Int,
-                                 expire: (UInt32) -> Void) -> String? {
+                                 expire: (UInt32) -> Void) -> (kind: RefreshError.Kind, reason: String)? {
         let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .axfr),
                                   edns: EDNSOption.askingExpire)
         var reader = TransferReader(queryID: query.header.id)
-        var problem: String?
-        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize) { message in
+        var problem: (kind: RefreshError.Kind, reason: String)?
+        let cap = "the --max-size cap of \(maximumSize >> 20) MiB"
+        var received = 0
+        // The exchange's own cap only bounds what it buffers (a message and
+        // a 64 KiB read past ours): the count of whole messages decides.
+        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize + 2 * 65536 + 2) { message in
             if reader.records == 0, let seconds = EDNSOption.expireSeconds(inReply: message) { expire(seconds) }
+            received += 2 + message.count
+            guard received <= maximumSize else {
+                problem = (.fetch, "the transfer is over \(cap)")
+                return false
+            }
             do throws(TransferError) {
                 guard text.append(try reader.read(message)) else {
-                    problem = "zone over \(maximumSize) bytes"
+                    problem = (.fetch, "the transfer's text is over \(textPerWireByte) times \(cap)")
                     return false
                 }
             } catch {
-                problem = error.description
+                problem = (error.isZoneData ? .data : .fetch, error.description)
                 return false
             }
             return !reader.isComplete
         }
         if let problem { return problem }
         if case .failure(let failure) = result {
-            return reader.records == 0 ? "\(failure)" : "the transfer ended before its closing SOA, after \(reader.records) records: \(failure)"
+            return (.fetch, reader.records == 0 ? "\(failure)" : "the transfer ended before its closing SOA, after \(reader.records) records: \(failure)")
         }
-        return reader.isComplete ? nil : "the transfer ended before its closing SOA, after \(reader.records) records"
+        return reader.isComplete ? nil : (.fetch, "the transfer ended before its closing SOA, after \(reader.records) records")
     }
 }

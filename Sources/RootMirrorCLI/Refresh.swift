@@ -67,6 +67,9 @@ struct RefreshCommand: ParsableCommand {
             }
             let outcome = try await Refresher.run(options, logger: Refresher.standardErrorLogger(quiet: quiet),
                                                  progress: quiet ? nil : Progress.onTerminal())
+            // Even with --quiet: the state file, which the freshness checks
+            // read, is stale until the next run writes it.
+            if let warning = outcome.warning { printWarning(warning) }
             if !quiet { print(summary(outcome, since: started)) }
         } catch {
             // One line whatever a server or gpg put in the text: cron mails it.

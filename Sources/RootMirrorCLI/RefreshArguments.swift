@@ -36,6 +36,9 @@ struct RefreshArguments: ParsableArguments {
     @Option(help: "Attempts after the first, for errors that may pass.")
     var retries = Self.defaultRetries
 
+    @Option(help: "Seconds the whole run may take, every source and retry included; then it gives up (exit 2).")
+    var maxTime = Self.defaultMaximumTime
+
     @OptionGroup(title: "Verification") var proofs: ProofOptions
 
     static let defaultMinimumTLDs = RefreshOptions().minimumTLDs
@@ -43,13 +46,14 @@ struct RefreshArguments: ParsableArguments {
     static let defaultConnectTimeout = seconds(FetchOptions().connectTimeout)
     static let defaultTimeout = seconds(FetchOptions().timeout)
     static let defaultRetries = FetchOptions().retries
+    static let defaultMaximumTime = seconds(RefreshOptions().maximumTime)
     private static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
     /// The default sources, for the help text and the manual page.
     static let defaultSourcesText = "Default sources, in order: " + RefreshOptions.defaultSources.joined(separator: " ") + "."
 
     func validate() throws {
-        if connectTimeout <= 0 || timeout <= 0 { throw ValidationError("timeouts must be positive") }
+        if connectTimeout <= 0 || timeout <= 0 || maxTime <= 0 { throw ValidationError("timeouts must be positive") }
         if retries < 0 || minTLDs < 0 || maxSize <= 0 { throw ValidationError("--retries, --min-tlds and --max-size must not be negative") }
         for text in url {
             do {
@@ -57,6 +61,14 @@ struct RefreshArguments: ParsableArguments {
             } catch {
                 throw ValidationError("--url: \(error) (axfr:// takes an address, not a host name)")
             }
+        }
+        // Said at once rather than overridden in silence: a transfer carries
+        // no OpenPGP signature, so the zone's own proofs are all that vouch for it.
+        let relaxed = [("--dnssec", proofs.dnssec), ("--zonemd", proofs.zonemd)].compactMap { option, requirement in
+            requirement.flatMap { $0 == .required ? nil : "\(option) \($0.rawValue)" }
+        }
+        if url.contains(where: { $0.hasPrefix("axfr://") }), !relaxed.isEmpty {
+            throw ValidationError("\(relaxed.joined(separator: " ")): an axfr:// source carries no OpenPGP signature, so DNSSEC and ZONEMD are required of it")
         }
     }
 
@@ -73,6 +85,7 @@ struct RefreshArguments: ParsableArguments {
         options.fetch.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
         options.fetch.timeout = .milliseconds(Int(timeout * 1000))
         options.fetch.retries = retries
+        options.maximumTime = .milliseconds(Int(maxTime * 1000))
         options.proofs = try proofs.policy(origin: .root)
         // Checked by validate().
         options.sources = sources.map { try! RefreshOptions.Source(parsing: $0) }
@@ -91,6 +104,7 @@ struct RefreshArguments: ParsableArguments {
         if connectTimeout != Self.defaultConnectTimeout { out += ["--connect-timeout", "\(connectTimeout)"] }
         if timeout != Self.defaultTimeout { out += ["--timeout", "\(timeout)"] }
         if retries != Self.defaultRetries { out += ["--retries", "\(retries)"] }
+        if maxTime != Self.defaultMaximumTime { out += ["--max-time", "\(maxTime)"] }
         return out + proofs.arguments
     }
 }

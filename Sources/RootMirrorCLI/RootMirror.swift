@@ -59,6 +59,13 @@ func fail(_ message: String, exitCode: Int32 = 1) -> ExitCode {
     return ExitCode(exitCode)
 }
 
+/// One line on stderr beside a success: what went wrong that did not
+/// undo what the command did.
+func printWarning(_ message: String) {
+    var stderr = StandardError()
+    print("rootmirror: warning: \(message)", to: &stderr)
+}
+
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
         var s = string

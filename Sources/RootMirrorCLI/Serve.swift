@@ -92,6 +92,13 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Send NOTIFY to this secondary at start and after each reload (repeatable).", valueName: "addr[:port]"))
     var notify: [String] = []
 
+    @Option(help: ArgumentHelp("UDP replies a second per source /24 or /56; past it every second query gets TC and the others nothing; 0 for no limit. Default: \(Self.defaultRateLimit) when any --listen address is not loopback, else 0.",
+                               valueName: "n"))
+    var rateLimit: Int?
+
+    /// NSD's default rrl-ratelimit.
+    static let defaultRateLimit = 200
+
     @OptionGroup(title: "Freshness")
     var freshness: FreshnessOptions
 
@@ -138,6 +145,9 @@ struct Serve: ParsableCommand {
         } else if !source.arguments.isEmpty {
             throw fail("--url, --keep-dnssec and the other refresh options need --refresh", exitCode: 64)
         }
+        if let rateLimit, rateLimit < 0 { throw fail("--rate-limit must not be negative", exitCode: 64) }
+        // A loopback listener answers this host only: nothing to reflect off it.
+        config.rateLimit = rateLimit ?? (config.addresses.allSatisfy(\.endpoint.isLoopback) ? 0 : Self.defaultRateLimit)
         config.tcpIdleTimeoutSeconds = tcpIdleTimeout
         config.tcpMaximumConnections = tcpMaxConnections
         let identity = chaosIdentity ?? hostName()

@@ -20,6 +20,8 @@ public final class ServerMetrics: Sendable {
     private let truncated: [Counter]
     private let dropped: [Counter]
     public let malformed: Counter
+    /// Queries over the rate limit: dropped, and slipped (answered with TC).
+    private let rateLimited: [Counter]
     public let reloadsSucceeded: Counter
     public let reloadsFailed: Counter
     public let forwarded: Counter
@@ -65,6 +67,10 @@ public final class ServerMetrics: Sendable {
         }
         malformed = registry.makeCounter(name: "rootmirror_malformed_queries_total", labels: [],
                                          help: "Queries answered FORMERR.")
+        rateLimited = ["dropped", "slipped"].map {
+            registry.makeCounter(name: "rootmirror_rate_limited_total", labels: [("action", $0)],
+                                 help: "UDP queries over --rate-limit: dropped, or slipped (answered with TC only).")
+        }
         reloadsSucceeded = registry.makeCounter(name: "rootmirror_reloads_total", labels: [("result", "ok")],
                                                 help: "Reloads of data.cdb, by result.")
         reloadsFailed = registry.makeCounter(name: "rootmirror_reloads_total", labels: [("result", "failed")],
@@ -115,6 +121,12 @@ public final class ServerMetrics: Sendable {
         queries[(t * Self.kindCount + reply.kind.ordinal) * (Self.rcodes.count + 1) + rcode].increment()
         if reply.truncated { truncated[t].increment() }
         if reply.rcode == .formErr { malformed.increment() }
+    }
+
+    /// Counts one query over the rate limit; a slipped one's TC reply is
+    /// counted by `record` too.
+    public func recordRateLimited(slipped: Bool) {
+        rateLimited[slipped ? 1 : 0].increment()
     }
 
     /// `rootmirror_trust_anchor{key_tag,algorithm,status}`: 1 for each key

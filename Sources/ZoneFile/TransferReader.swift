@@ -14,6 +14,9 @@ public struct TransferReader: Sendable {
     public private(set) var records = 0
     /// Whether the closing SOA has been read.
     public private(set) var isComplete = false
+    /// The opening SOA, which the closing one must repeat (RFC 5936 §2.2):
+    /// a zone that changed during the transfer is not one zone.
+    private var opening: ResourceRecord?
 
     public init(queryID: UInt16) {
         self.queryID = queryID
@@ -30,7 +33,13 @@ public struct TransferReader: Sendable {
         var lines: [UInt8] = []
         for record in parsed.answers {
             if records == 0 && record.type != .soa { throw TransferError("the transfer does not start with the SOA") }
+            if records == 0 { opening = record }
             if records > 0 && record.type == .soa {
+                guard let opening, record.owner.lowercased() == opening.owner.lowercased(), record.rdata == opening.rdata else {
+                    func serial(_ r: ResourceRecord?) -> String { r.flatMap { SOAFields(rdata: $0.rdata) }.map { "\($0.serial)" } ?? "?" }
+                    throw TransferError("the closing SOA (serial \(serial(record))) differs from the opening one (serial \(serial(opening)))",
+                                        isZoneData: true)
+                }
                 isComplete = true
                 break
             }
@@ -44,5 +53,12 @@ public struct TransferReader: Sendable {
 /// Why a transfer cannot be used, as one line.
 public struct TransferError: Error, Sendable, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The transfer arrived as sent, and what it holds is not a zone (its
+    /// two SOAs disagree): the data's fault, not the network's.
+    public var isZoneData: Bool
+
+    public init(_ description: String, isZoneData: Bool = false) {
+        self.description = description
+        self.isZoneData = isZoneData
+    }
 }

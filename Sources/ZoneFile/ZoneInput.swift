@@ -59,15 +59,14 @@ public final class ZoneText: @unchecked Sendable {
         base = Self.reserve(capacity)
     }
 
-    /// Appends whole lines to a streamed text; past `maximumSize` the text
-    /// fails instead, and false tells the producer to stop.
+    /// Appends whole lines to a streamed text; past `maximumSize` it takes
+    /// nothing and returns false: the producer stops, and ends the text with
+    /// `finish` once it has recorded why, so that whoever the end wakes
+    /// finds the reason already there.
     public func append(_ lines: [UInt8]) -> Bool {
         guard !ended.load(ordering: .acquiring) else { return false }
         let length = published.load(ordering: .relaxed)
-        guard length + lines.count < capacity else {
-            finish(ZoneError(file: path, message: "larger than the \((capacity - 1) >> 20) MiB limit"))
-            return false
-        }
+        guard length + lines.count < capacity else { return false }
         lines.withUnsafeBufferPointer { if let start = $0.baseAddress { (base + length).update(from: start, count: $0.count) } }
         publish(length + lines.count)
         return true

@@ -51,6 +51,17 @@ private let dnssec = EDNS(udpPayloadSize: 1232, dnssecOK: true)
         #expect(ds.header.isAuthoritative && types(ds.answers) == [.ds, .rrsig] && covered(ds.answers) == [.ds])
     }
 
+    /// An RRSIG query gets one signature, the first in canonical order
+    /// (here the NS set's), with DO or without: Knot's answer, not a name's
+    /// every signature, which made a small query a large reply.
+    @Test func anRRSIGQueryGetsOneSignatureAsKnotAnswers() throws {
+        let zone = try index(signedZone)
+        for edns in [dnssec, EDNS(udpPayloadSize: 1232)] {
+            let (reply, _) = try ask(zone, ".", .rrsig, edns: edns)
+            #expect(reply.header.isAuthoritative && types(reply.answers) == [.rrsig] && covered(reply.answers) == [.ns], "\(reply)")
+        }
+    }
+
     @Test func referralsProveTheDSOrItsAbsence() throws {
         let zone = try index(signedZone)
         let (signedCut, reply) = try ask(zone, "www.example.", .a, edns: dnssec)

@@ -40,6 +40,19 @@ import Testing
         #expect(states == [.ok, .warning, .critical, .critical, .critical])
     }
 
+    /// Numbers no server writes (a hostile or broken endpoint): read as
+    /// absent, never subtracted into an overflow that kills the check.
+    @Test func numbersOutOfRangeReadAsAbsent() throws {
+        let document = """
+            {"status": "ok", "local_serial": 4294967296, "soa_expire_seconds": -1,
+             "signatures_expire_seconds": -9223372036854775808, "data_age_seconds": 9223372036854775807,
+             "upstream": {"serial": -5, "answered": 1},
+             "thresholds": {"warning_age_seconds": 93600, "critical_age_seconds": 259200, "critical_behind_seconds": 86400}}
+            """
+        let check = try #require(HealthCheck.verdict(fromHealth: Data(document.utf8)))
+        #expect(check.line.hasPrefix("ROOTMIRROR OK - no data") && !check.line.contains("signatures="), "\(check.line)")
+    }
+
     @Test func notAHealthDocument() {
         for text in ["", "{}", "[1, 2]", "{\"status\": \"ok\"}", "<html></html>"] {
             #expect(HealthCheck.verdict(fromHealth: Data(text.utf8)) == nil, "\(text)")

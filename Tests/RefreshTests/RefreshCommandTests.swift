@@ -57,7 +57,7 @@ import Glibc
         #expect(DataStore.soa(path: target.data)?.serial == 2026082200)
         #expect(try DataStore.load(path: target.data).contains { $0.owner.description == "com." && $0.type == .ns })
         #expect(target.scratch.files == ["data.cdb", "data.cdb.lock", "data.cdb.state"])
-        let state = RefreshState.read(forData: target.data)
+        let state = try RefreshState.read(forData: target.data)
         #expect(state.serial == 2026082200)
         #expect(state.result == "installed")
         #expect(state.source == mirror.server.base + "root.zone.gz")
@@ -79,7 +79,7 @@ import Glibc
         var st = stat()
         stat(target.data, &st)
         let inode = st.st_ino
-        let first = RefreshState.read(forData: target.data)
+        let first = try RefreshState.read(forData: target.data)
 
         let result = try refresh()
         #expect(result.status == 0, "stderr: \(result.stderr)")
@@ -91,7 +91,7 @@ import Glibc
         stat(target.data, &st)
         #expect(st.st_ino == inode, "data.cdb was rewritten")
         // The run counts as a success for the freshness monitor.
-        let state = RefreshState.read(forData: target.data)
+        let state = try RefreshState.read(forData: target.data)
         #expect(state.result == "not-modified")
         #expect(state.serial == 2026082200)
         #expect(state.lastSuccess! >= first.lastSuccess!)
@@ -124,7 +124,7 @@ import Glibc
         #expect(unchanged(target.data, installed))
         stat(target.data, &st)
         #expect(st.st_ino == inode, "data.cdb was rewritten")
-        #expect(RefreshState.read(forData: target.data).result == "unchanged")
+        #expect(try RefreshState.read(forData: target.data).result == "unchanged")
     }
 
     @Test func newerSerialReplacesTheInstalledOne() throws {
@@ -308,7 +308,7 @@ import Glibc
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.output.contains("verified openpgp dnssec (ZONEMD off),"), "\(result.output)")
         #expect(DataStore.soa(path: target.data)?.serial == 2023051100)
-        let state = RefreshState.read(forData: target.data)
+        let state = try RefreshState.read(forData: target.data)
         #expect(state.verified == ["openpgp", "dnssec"] && state.signaturesExpire == 1_684_904_400)
         #expect(state.source == URL(fileURLWithPath: mirror.zone).resolvingSymlinksInPath().path && state.etag == nil)
         #expect(target.onlyFinalFiles)

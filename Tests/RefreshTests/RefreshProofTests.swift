@@ -52,7 +52,7 @@ import Glibc
         #expect(result.output.contains("serial 2026112700 installed") && result.output.contains("verified openpgp dnssec zonemd"),
                 "\(result.output)")
         #expect(result.stderr.isEmpty, "\(result.stderr)")
-        let state = RefreshState.read(forData: target.data)
+        let state = try RefreshState.read(forData: target.data)
         #expect(state.verified == ["openpgp", "dnssec", "zonemd"])
         let expiry = try #require(state.signaturesExpire)
         #expect(expiry > Int64(Date().timeIntervalSince1970))
@@ -63,7 +63,7 @@ import Glibc
 
     @Test func healthShowsWhatWasProven() throws {
         try #require(try refresh(zone.signed).status == 0)
-        let expiry = try #require(RefreshState.read(forData: target.data).signaturesExpire)
+        let expiry = try #require(try RefreshState.read(forData: target.data).signaturesExpire)
         let body = try serveReports(data: target.data, once: "\"verified\"").health
         #expect(body.contains("\"verified\": [\"openpgp\", \"dnssec\", \"zonemd\"]"), "\(body)")
         #expect(body.contains("\"signatures_expire\": \"\(Codecs.rfc3339Timestamp(epochSeconds: Int(expiry)))\""), "\(body)")

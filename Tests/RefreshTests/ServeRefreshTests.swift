@@ -43,6 +43,20 @@ import Glibc
         ] + extra)
     }
 
+    /// The target's data installed from `primary`, its refresh and its
+    /// file dated an hour ago: older than the zone's SOA refresh.
+    func installRefreshedAnHourAgo(from primary: RootmirrorServer) throws {
+        let first = try target.refresh(["--url", "axfr://\(primary.endpoint)", "--trust-anchor", zone.anchor, "--min-tlds", "1"])
+        try #require(first.status == 0, "\(first.stderr)")
+        var state = try RefreshState.read(forData: target.data)
+        let hourAgo = Int64(Date().timeIntervalSince1970) - 3600
+        state.lastSuccess = hourAgo
+        state.confirmed = hourAgo
+        try state.write(forData: target.data)
+        var times = [timeval(tv_sec: Int(hourAgo), tv_usec: 0), timeval(tv_sec: Int(hourAgo), tv_usec: 0)]
+        try #require(utimes(target.data, &times) == 0)
+    }
+
     /// Polls (bounded) until `server` answers with `serial`.
     func waitForSerial(_ serial: UInt32, from server: RootmirrorServer) throws -> Bool {
         server.daemon.wait(until: { (try? servedSerial(server.endpoint)) == "\(serial)" }, attempts: 1200)
@@ -73,7 +87,7 @@ import Glibc
             #expect(try waitForSerial(serial, from: server), "\(server.daemon.log)")
             #expect(server.daemon.log.contains("reason=upstream serial \(serial) newer than \(serial - 1)"), "\(server.daemon.log)")
         }
-        #expect(RefreshState.read(forData: target.data).serial == 2026112702)
+        #expect(try RefreshState.read(forData: target.data).serial == 2026112702)
         let lastAttempt = try #require(try health(http)["last_refresh_attempt"] as? [String: Any])
         #expect(lastAttempt["result"] as? String == "ok" && lastAttempt["exit_status"] as? Int == 0, "\(lastAttempt)")
 
@@ -108,15 +122,7 @@ import Glibc
         try publish(zone.signed)
         let primary = try RootmirrorServer(data: primaryData, directory: files, extra: ["--allow-transfer", "127.0.0.0/8"])
         defer { primary.stop() }
-        let first = try target.refresh(["--url", "axfr://\(primary.endpoint)", "--trust-anchor", zone.anchor, "--min-tlds", "1"])
-        try #require(first.status == 0, "\(first.stderr)")
-        var state = RefreshState.read(forData: target.data)
-        let hourAgo = Int64(Date().timeIntervalSince1970) - 3600
-        state.lastSuccess = hourAgo
-        state.confirmed = hourAgo
-        try state.write(forData: target.data)
-        var times = [timeval(tv_sec: Int(hourAgo), tv_usec: 0), timeval(tv_sec: Int(hourAgo), tv_usec: 0)]
-        try #require(utimes(target.data, &times) == 0)
+        try installRefreshedAnHourAgo(from: primary)
         try publish(try signed(serial: 2026112701))
         try #require(try waitForSerial(2026112701, from: primary), "\(primary.daemon.log)")
 
@@ -149,6 +155,39 @@ import Glibc
         #expect(age >= 6 * 86400 && age < 6 * 86400 + 600, "\(age)")
     }
 
+    /// `kill -9` of serve while its refresh child waits on a source that
+    /// never answers (five minutes, by `--timeout`): the child goes with its
+    /// server and holds none of its ports, so the server restarted at once
+    /// on the same addresses binds them.
+    @Test func aRefreshChildDiesWithItsServerAndHoldsNoPort() throws {
+        try publish(zone.signed)
+        let primary = try RootmirrorServer(data: primaryData, directory: files, extra: ["--allow-transfer", "127.0.0.0/8"])
+        defer { primary.stop() }
+        // An hour old: refreshed at start, from the silent source.
+        try installRefreshedAnHourAgo(from: primary)
+        let silent = try SilentListener()
+        defer { silent.stop() }
+        let http = Endpoint.random()
+        let options = ["--http", http.description, "--upstream", Endpoint.random().description]
+        let server = try RootmirrorServer(data: target.data, directory: files, extra: options + [
+            "--refresh", "--url", "axfr://\(silent.endpoint)", "--trust-anchor", zone.anchor, "--min-tlds", "1", "--timeout", "300",
+        ])
+        var child: pid_t?
+        _ = server.daemon.wait(until: {
+            child = childProcesses(of: server.daemon.pid).first
+            return child != nil
+        })
+        let refresh = try #require(child, "no refresh child: \(server.daemon.log)")
+        // Whatever happens below, nothing this test started outlives it.
+        defer { kill(refresh, SIGKILL) }
+        server.daemon.signal(SIGKILL)
+        server.daemon.process.waitUntilExit()
+
+        #expect(server.daemon.wait(until: { !isAlive(refresh) }), "the refresh child outlived its server")
+        let again = try RootmirrorServer(data: target.data, directory: files, extra: options, endpoint: server.endpoint)
+        again.stop()
+    }
+
     /// With nothing to serve and a refresh that fails, serve does not start:
     /// the refresh's reason is the last line, and the exit status is not 0.
     @Test func noDataAndAFailedRefreshIsAnError() throws {
@@ -172,4 +211,21 @@ import Glibc
         let result = try run(rootmirrorBinary, ["serve", "-d", target.data, "--listen", Endpoint.random().description, "--http", "off"] + arguments)
         #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(message), "\(result.stderr)")
     }
+}
+
+/// The children of `pid`, from each of its threads' list in /proc.
+func childProcesses(of pid: pid_t) -> [pid_t] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.flatMap { task in
+        ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "")
+            .split(separator: " ").compactMap { pid_t($0) }
+    }
+}
+
+/// Whether `pid` is a process still running: gone, or a zombie waiting for
+/// its new parent to reap it, is not.
+func isAlive(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(close, offsetBy: 2)] != "Z"
 }

@@ -19,7 +19,7 @@ import TestSupport
         let scratch = try Scratch()
         let data = "\(scratch.path)/data.cdb"
         try state.write(forData: data)
-        #expect(RefreshState.read(forData: data) == state)
+        #expect(try RefreshState.read(forData: data) == state)
         #expect(scratch.files == ["data.cdb.state"])
     }
 
@@ -34,8 +34,8 @@ import TestSupport
         #expect(RefreshState(parsing: "junk\n# c\nserial=12\nfuture_key=x\n").serial == 12)
     }
 
-    @Test func missingFileIsAnEmptyState() {
-        #expect(RefreshState.read(forData: "/nonexistent/data.cdb") == RefreshState())
+    @Test func missingFileIsAnEmptyState() throws {
+        #expect(try RefreshState.read(forData: "/nonexistent/data.cdb") == RefreshState())
     }
 
     @Test func mirrorURLs() {

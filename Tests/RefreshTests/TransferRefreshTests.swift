@@ -1,4 +1,5 @@
 import CDBStore
+import DNSWire
 import Foundation
 import Testing
 import TestSupport
@@ -51,7 +52,7 @@ import Glibc
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.output.contains("serial 2026112700 installed") && first.output.contains("from \(source)")
                 && first.output.contains("verified dnssec zonemd"), "\(first.output)")
-        #expect(RefreshState.read(forData: target.data).verified == ["dnssec", "zonemd"])
+        #expect(try RefreshState.read(forData: target.data).verified == ["dnssec", "zonemd"])
         #expect(try DataStore.soa(path: target.data)?.serial == 2026112700)
         #expect(target.onlyFinalFiles, "\(target.scratch.files)")
 
@@ -68,7 +69,7 @@ import Glibc
     /// would look fresh for ever.
     @Test func aStaleSourceConfirmsNothing() throws {
         let installed = try installTheGoodZone()
-        var state = RefreshState.read(forData: target.data)
+        var state = try RefreshState.read(forData: target.data)
         state.lastSuccess = 1_000_000_000
         state.confirmed = 1_000_000_000
         try state.write(forData: target.data)
@@ -77,7 +78,7 @@ import Glibc
         let result = try refresh(["axfr://\(stale.endpoint)"])
         expectOneLineFailure(result, status: 4, mentions: "serial 2026112600 is older than the installed 2026112700: a stale source")
         #expect(unchanged(target.data, installed))
-        let after = RefreshState.read(forData: target.data)
+        let after = try RefreshState.read(forData: target.data)
         #expect(after.result == "stale source" && after.lastSuccess == 1_000_000_000 && after.confirmed == 1_000_000_000, "\(after)")
     }
 
@@ -93,7 +94,7 @@ import Glibc
         for run in ["installed", "already installed"] {
             let result = try refresh(["axfr://\(server.endpoint)"])
             #expect(result.status == 0 && result.output.contains(run), "\(result.output)\(result.stderr)")
-            let confirmed = try #require(RefreshState.read(forData: target.data).confirmed)
+            let confirmed = try #require(try RefreshState.read(forData: target.data).confirmed)
             #expect(abs(confirmed - sixDaysAgo) < 300, "\(run): confirmed \(confirmed), 6 days ago \(sixDaysAgo)")
         }
     }
@@ -104,22 +105,27 @@ import Glibc
         let server = try primary(serving: zone.signed, name: "good")
         defer { server.stop() }
         let closed = Endpoint.random()
-        let silent = Endpoint.random()
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = silent.port.bigEndian
-        inet_pton(AF_INET, silent.host, &address.sin_addr)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0 && listen(listener, 4) == 0)
+        let silent = try SilentListener()
+        defer { silent.stop() }
 
-        let result = try refresh(["axfr://\(closed)", "axfr://\(silent)", "axfr://\(server.endpoint)"])
+        let result = try refresh(["axfr://\(closed)", "axfr://\(silent.endpoint)", "axfr://\(server.endpoint)"])
         #expect(result.status == 0 && result.output.contains("installed"), "\(result.stderr)")
         let lines = result.stderr.split(separator: "\n")
-        #expect(lines.count == 2 && lines[0].contains("axfr://\(closed)") && lines[1].contains("axfr://\(silent)"), "\(result.stderr)")
+        #expect(lines.count == 2 && lines[0].contains("axfr://\(closed)") && lines[1].contains("axfr://\(silent.endpoint)"), "\(result.stderr)")
+    }
+
+    /// `--max-time` caps the whole run, whatever each source's `--timeout`:
+    /// two sources that never answer, five minutes each, and the run gives
+    /// up at the cap with one line naming where it was, exit 2, nothing left.
+    @Test func theWholeRunHasATimeCap() throws {
+        let installed = try installTheGoodZone()
+        let silent = try SilentListener()
+        defer { silent.stop() }
+        let result = try target.refresh(["--url", "axfr://\(silent.endpoint)", "--url", "axfr://\(silent.endpoint)",
+                                         "--trust-anchor", zone.anchor, "--timeout", "300", "--max-time", "1"])
+        expectOneLineFailure(result, status: 2, mentions: "refresh gave up after --max-time 1 s, on axfr://\(silent.endpoint); nothing installed")
+        #expect(unchanged(target.data, installed), "data.cdb changed")
+        #expect(target.onlyFinalFiles, "\(target.scratch.files)")
     }
 
     /// A newer serial with one glue address changed after signing: every
@@ -151,11 +157,47 @@ import Glibc
         let newer = try zone.sign(SignedZone.root(serial: 2026112701, tlds: 250), name: "newer")
         let big = try primary(serving: newer, name: "newer")
         defer { big.stop() }
-        let proxy = try CuttingProxy(to: big.endpoint)
+        let proxy = try TransferProxy(to: big.endpoint, .cutAfterFirstMessage)
         defer { proxy.stop() }
         let result = try refresh(["axfr://\(proxy.endpoint)"])
         expectOneLineFailure(result, status: 2, mentions: "axfr://\(proxy.endpoint): the transfer ended before its closing SOA")
         #expect(unchanged(target.data, installed), "data.cdb changed")
+        #expect(target.onlyFinalFiles, "\(target.scratch.files)")
+    }
+
+    /// RFC 5936 §2.2: the closing SOA repeats the opening one. A zone
+    /// changed while it was sent (a serial moved up or down at the end) is
+    /// not one zone: bad data, exit 4, nothing installed.
+    @Test(arguments: [5, -100] as [Int32])
+    func aClosingSOAThatDiffersIsRefused(delta: Int32) throws {
+        let installed = try installTheGoodZone()
+        let newer = try zone.sign(SignedZone.root(serial: 2026112701, tlds: 8), name: "newer")
+        let server = try primary(serving: newer, name: "newer")
+        defer { server.stop() }
+        let proxy = try TransferProxy(to: server.endpoint, .closingSerial(delta: delta))
+        defer { proxy.stop() }
+        let result = try refresh(["axfr://\(proxy.endpoint)"])
+        let closing = UInt32(bitPattern: Int32(2026112701) &+ delta)
+        expectOneLineFailure(result, status: 4,
+                             mentions: "axfr://\(proxy.endpoint): the closing SOA (serial \(closing)) differs from the opening one (serial 2026112701)")
+        #expect(unchanged(target.data, installed), "data.cdb changed")
+        #expect(target.onlyFinalFiles, "\(target.scratch.files)")
+    }
+
+    /// `--max-size` caps a transfer as it caps a download (a fixed 64 MiB
+    /// applied before): the real signed root, 1.5 MB on the wire, over a
+    /// 1 MiB cap is exit 2 every time, in the same words, and installs nothing.
+    @Test func aTransferOverMaxSizeIsAFetchFailure() throws {
+        let data = files.file("root-signed.cdb")
+        let compiled = try run(rootmirrorBinary, ["compile", "\(sharedZones)/root-2023051100.zone.gz", "-o", data, "--keep-dnssec"])
+        try #require(compiled.status == 0, "\(compiled.stderr)")
+        let server = try RootmirrorServer(data: data, directory: files, extra: ["--allow-transfer", "127.0.0.0/8"])
+        defer { server.stop() }
+        for _ in 0..<3 {
+            let result = try refresh(["axfr://\(server.endpoint)"], ["--max-size", "1"])
+            expectOneLineFailure(result, status: 2, mentions: "axfr://\(server.endpoint): the transfer is over the --max-size cap of 1 MiB")
+        }
+        #expect(!FileManager.default.fileExists(atPath: target.data))
         #expect(target.onlyFinalFiles, "\(target.scratch.files)")
     }
 
@@ -178,14 +220,22 @@ import Glibc
     }
 }
 
-/// A TCP relay to a DNS server that passes one reply message per
-/// connection and then closes it: whole for an SOA query, cut short for a
-/// transfer of several messages.
-final class CuttingProxy: @unchecked Sendable {
+/// A TCP relay to a DNS server, one connection per client connection,
+/// that alters a transfer on its way as a hostile or broken primary would.
+final class TransferProxy: @unchecked Sendable {
+    enum Alteration {
+        /// Passes the first reply message and then closes: whole for an
+        /// SOA query, cut short for a transfer of several messages.
+        case cutAfterFirstMessage
+        /// Passes every message, with the serial of the transfer's closing
+        /// SOA moved by `delta` (the opening one as sent).
+        case closingSerial(delta: Int32)
+    }
+
     let endpoint = Endpoint.random()
     private let listener: Int32
 
-    init(to server: Endpoint) throws {
+    init(to server: Endpoint, _ alteration: Alteration) throws {
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -197,22 +247,50 @@ final class CuttingProxy: @unchecked Sendable {
             while true {
                 let client = accept(listener, nil, nil)
                 guard client >= 0 else { return }
-                relayOne(client, to: server)
+                relay(client, to: server, alteration)
                 close(client)
             }
         }.start()
     }
 
-    private func relayOne(_ client: Int32, to server: Endpoint) {
+    private func relay(_ client: Int32, to server: Endpoint, _ alteration: Alteration) {
         var header = [UInt8](repeating: 0, count: 2)
         guard recv(client, &header, 2, Int32(MSG_WAITALL)) == 2 else { return }
         var query = [UInt8](repeating: 0, count: Int(header[0]) << 8 | Int(header[1]))
         guard recv(client, &query, query.count, Int32(MSG_WAITALL)) == query.count,
               let upstream = try? TCPClient(server) else { return }
         upstream.write(TCPClient.framed(query))
-        guard let first = upstream.readFrame() else { return }
-        let framed = TCPClient.framed(first)
-        _ = send(client, framed, framed.count, Int32(MSG_NOSIGNAL))
+        let isTransfer = (try? Message(parsing: query))?.questions.first?.type == .axfr
+        var opening: [UInt8]?
+        var soas = 0
+        while var message = upstream.readFrame() {
+            var last = !isTransfer
+            switch alteration {
+            case .cutAfterFirstMessage:
+                last = true
+            case .closingSerial(let delta) where isTransfer:
+                guard let parsed = try? Message(parsing: message) else { return }
+                let here = parsed.answers.filter { $0.type == .soa }
+                // Serial, refresh, retry, expire, minimum: the SOA rdata's last 20 bytes.
+                if opening == nil, let first = here.first { opening = Array(first.rdata.suffix(20)) }
+                soas += here.count
+                if soas >= 2, let opening, let at = lastIndex(of: opening, in: message) {
+                    let serial = opening[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } &+ UInt32(bitPattern: delta)
+                    message.replaceSubrange(at..<(at + 4), with: (0..<4).map { UInt8(truncatingIfNeeded: serial >> (24 - 8 * $0)) })
+                    last = true
+                }
+            case .closingSerial:
+                break
+            }
+            let framed = TCPClient.framed(message)
+            _ = send(client, framed, framed.count, Int32(MSG_NOSIGNAL))
+            if last { return }
+        }
+    }
+
+    private func lastIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        return stride(from: haystack.count - needle.count, through: 0, by: -1).first { Array(haystack[$0..<($0 + needle.count)]) == needle }
     }
 
     func stop() {
@@ -220,4 +298,21 @@ final class CuttingProxy: @unchecked Sendable {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
+}
+
+/// A TCP port on loopback that accepts connections (the kernel does, from
+/// its backlog) and never answers: a source that hangs.
+final class SilentListener {
+    let endpoint = Endpoint.random()
+    private let listener: Int32
+
+    init() throws {
+        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard withLoopback(endpoint, { bind(listener, $0, $1) }) == 0, listen(listener, 4) == 0 else {
+            close(listener)
+            throw TestFailure("cannot listen on \(endpoint)")
+        }
+    }
+
+    func stop() { close(listener) }
 }

@@ -12,6 +12,10 @@ import TestSupport
         ["refresh", "--timeout", "0"],
         ["refresh", "--retries", "-1"],
         ["refresh", "--min-tlds", "-1"],
+        // A transfer has only the zone's own proofs: they cannot be turned down for it.
+        ["refresh", "--url", "axfr://127.0.0.1", "--dnssec", "off", "--zonemd", "off"],
+        ["refresh", "--url", "http://127.0.0.1/", "--url", "axfr://127.0.0.1", "--zonemd", "optional"],
+        ["serve", "--refresh", "--url", "axfr://127.0.0.1", "--dnssec", "off"],
     ])
     func refused(_ arguments: [String]) {
         #expect(throws: (any Error).self) { try RootMirror.parseAsRoot(arguments) }
@@ -22,6 +26,15 @@ import TestSupport
         let command = try #require(try RootMirror.parseAsRoot(["refresh"]) as? RefreshCommand)
         #expect(command.source.sources.first == "https://www.internic.net/domain/")
         #expect(command.data == "data.cdb" && command.source.minTLDs == 1000 && !command.force && !command.quiet)
+    }
+
+    /// The binary says why in one line, exit 64, before it touches anything.
+    @Test func relaxedProofsForATransferAreOneLine() throws {
+        let result = try run(rootmirrorBinary, ["refresh", "-d", "/nonexistent/data.cdb", "--url", "axfr://127.0.0.1",
+                                                "--dnssec", "off", "--zonemd", "off"])
+        #expect(result.status == 64, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.first?.contains("--dnssec off --zonemd off: an axfr:// source carries no OpenPGP signature") == true, "\(result.stderr)")
     }
 
     /// The spelling README.md and the help text give.

@@ -30,6 +30,17 @@ int cnet_sendmmsg(int fd, cnet_mmsghdr *vec, unsigned int vlen, int flags);
  * freed heap memory to the kernel after a zone load. */
 int cnet_malloc_trim(size_t pad);
 
+/* serve --refresh's child: fork, then in the child only system calls
+ * (async-signal-safe, as after a fork in a threaded process they must be):
+ * it dies with the thread that started it (PR_SET_PDEATHSIG, SIGTERM; a
+ * variadic prctl that Swift cannot call), or not at all if that is already
+ * gone; stdin is /dev/null, stdout and stderr `output`; no other descriptor
+ * survives, whatever the server or its libraries opened without
+ * close-on-exec (close_range); no signal blocked, none ignored. Returns the
+ * child's pid, or -1 with errno; exit status 127 if the exec failed. */
+#include <sys/types.h>
+pid_t cnet_spawn_child(const char *path, char *const argv[], char *const envp[], int output);
+
 /* MSG_WAITFORONE is a GNU flag too. */
 extern const int CNET_MSG_WAITFORONE;
 
