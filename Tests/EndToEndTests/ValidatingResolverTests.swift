@@ -22,6 +22,13 @@ struct ValidatingResolverTests {
         let dir: Scratch
         let mirror: String
         let alteredMirror: String
+        /// Serves the good root with every signature expired, forwarding to
+        /// `mirror` (the live roots' stand-in) as expired data is.
+        let expiredMirror: String
+        private(set) var expiredServer: RootmirrorServer?
+        /// The good root's compiled data, for installing fresh signatures.
+        var goodData: String { dir.file("\(mirror).cdb") }
+        var expiredData: String { dir.file("\(expiredMirror).cdb") }
         let trap: Trap
         /// The root KSK's DS: the resolvers' trust anchor.
         private(set) var anchor = ""
@@ -29,8 +36,8 @@ struct ValidatingResolverTests {
 
         init() throws {
             dir = try Scratch()
-            let hosts = loopbackHosts(5)
-            (mirror, alteredMirror) = (hosts[0], hosts[1])
+            let hosts = loopbackHosts(6)
+            (mirror, alteredMirror, expiredMirror) = (hosts[0], hosts[1], hosts[5])
             let (signedServer, plainServer) = (hosts[3], hosts[4])
             trap = try Trap(host: hosts[2])
             do {
@@ -82,6 +89,16 @@ struct ValidatingResolverTests {
                     guard compiled.status == 0 else { throw TestFailure("compile \(zone): \(compiled.stderr)") }
                     daemons.append(try RootmirrorServer(data: data, directory: dir, endpoint: port53(host)).daemon)
                 }
+                let expiredRoot = try rootKeys.sign(root(ds: childKeys.ds), in: dir, name: "root-expired",
+                                                    inception: Date(timeIntervalSinceNow: -10 * 86400),
+                                                    expiration: Date(timeIntervalSinceNow: -86400))
+                let compiled = try run(rootmirrorBinary, ["compile", expiredRoot, "-o", expiredData, "--keep-dnssec"])
+                guard compiled.status == 0 else { throw TestFailure("compile \(expiredRoot): \(compiled.stderr)") }
+                let expired = try RootmirrorServer(data: expiredData, directory: dir, extra: [
+                    "--upstream", "\(mirror):53", "--on-expiry", "forward",
+                ], endpoint: port53(expiredMirror))
+                expiredServer = expired
+                daemons.append(expired.daemon)
             } catch {
                 stop()
                 throw error
@@ -234,6 +251,32 @@ struct ValidatingResolverTests {
 }
 
 extension ValidatingResolverTests {
+    /// Signed data past its signatures' expiry has expired: served as is,
+    /// every answer would be bogus to the resolver behind it. Forwarded to
+    /// the live roots (here the good mirror) instead, Unbound keeps
+    /// validating; fresh signed data installed by rename ends the forwarding.
+    @Test("expired signatures are forwarded, and Unbound keeps validating")
+    func expiredSignaturesAreForwarded() throws {
+        let world = try World()
+        defer {
+            world.stop()
+            world.dir.remove()
+        }
+        let server = try #require(world.expiredServer)
+        #expect(server.daemon.log.contains("data expired"), "\(server.daemon.log)")
+        let (daemon, endpoint) = try Self.start(Self.resolvers[0], world, mirror: world.expiredMirror, phase: "expired")
+        defer { daemon.stop() }
+        let signed = try #require(try Self.ask(endpoint, "www.signed."), "\(daemon.log)")
+        #expect(signed.status == "NOERROR" && signed.authenticated && signed.addresses == ["192.0.2.1"], "\(signed)\n\(daemon.log)")
+
+        try FileManager.default.copyItem(atPath: world.goodData, toPath: world.expiredData + ".new")
+        #expect(rename(world.expiredData + ".new", world.expiredData) == 0)
+        #expect(server.daemon.wait(until: { server.daemon.log.contains("no longer expired") }), "\(server.daemon.log)")
+        let missing = try #require(try Self.ask(endpoint, "www.missing."))
+        #expect(missing.status == "NXDOMAIN" && missing.authenticated, "\(missing)")
+        #expect(world.trap.packets().isEmpty)
+    }
+
     /// The trap works: Unbound given only a hints file that names the mirror
     /// primes from it (`. NS`), trusts the glue, and goes to the trap, as
     /// it went to the real root servers when tried with the real zone.
