@@ -36,14 +36,12 @@ final class SelfRefresh: Sendable {
 
     /// `refresh`'s arguments, after the program name.
     private let arguments: [String]
-    private let dataPath: String
     private let logger: Logger
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
 
-    init(arguments: [String], dataPath: String, logger: Logger) {
+    init(arguments: [String], logger: Logger) {
         self.arguments = arguments
-        self.dataPath = dataPath
         self.logger = logger
     }
 

@@ -114,7 +114,7 @@ public final class Server {
         // SwiftNIO opens its sockets without close-on-exec: no descriptor
         // of the server's is for a process it starts.
         markDescriptorsCloseOnExec()
-        let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, dataPath: c.dataPath, logger: logger) }
+        let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, logger: logger) }
         let holder: ZoneHolder
         var seen: FileIdentity?
         do throws(ServeError) {
