@@ -78,7 +78,8 @@ public struct RefreshState: Sendable, Equatable {
             case "last_install": lastInstall = time(value)
             case "etag": etag = value
             case "last_modified": lastModified = value
-            case "verified": verified = value.split(separator: ",").map(String.init)
+            // Each name trimmed, empty ones dropped: what `text` writes reads back the same.
+            case "verified": verified = value.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
             case "signatures_expire": signaturesExpire = time(value)
             case "confirmed": confirmed = time(value)
             default: break

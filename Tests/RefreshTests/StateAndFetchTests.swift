@@ -23,6 +23,14 @@ import TestSupport
         #expect(scratch.files == ["data.cdb.state"])
     }
 
+    /// Found by the state-file fuzzer: blanks and empty names in `verified`
+    /// once read back differently from what was written.
+    @Test func verifiedNamesReadBackAsWritten() {
+        let state = RefreshState(parsing: "verified=, openpgp ,dnssec,,zonemd\nconfirmed=1795429362\n")
+        #expect(state.verified == ["openpgp", "dnssec", "zonemd"] && state.confirmed == 1_795_429_362)
+        #expect(RefreshState(parsing: state.text) == state)
+    }
+
     @Test func isPlainKeyValueLines() {
         var state = RefreshState()
         state.serial = 7
