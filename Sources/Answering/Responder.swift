@@ -112,6 +112,21 @@ public struct Responder: Sendable {
         errorReply(.servFail, id: query.id, flags: query.flags, packet: packet, questionEnd: query.questionEnd, edns: query.edns, into: out)
     }
 
+    /// The acknowledgement of a NOTIFY (RFC 1996 §4.7: the question echoed,
+    /// no records), or REFUSED when the sender is not heard; a malformed
+    /// NOTIFY gets FORMERR, as any malformed message does.
+    public func notifyReply(to packet: UnsafeRawBufferPointer, accepted: Bool, into out: UnsafeMutableRawBufferPointer) -> Reply {
+        switch QueryParser.parse(packet) {
+        case .drop:
+            return Reply(length: 0, kind: .error, rcode: .formErr, truncated: false)
+        case .error(let rcode, let id, let flags, let questionEnd, let edns):
+            let verdict: RCode = rcode != .notImp || questionEnd == nil ? .formErr : accepted ? .noError : .refused
+            return errorReply(verdict, id: id, flags: flags, packet: packet, questionEnd: questionEnd, edns: edns, into: out)
+        case .query(let q):
+            return errorReply(.formErr, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
+        }
+    }
+
     /// A reply with no records: the header (ID, opcode, RD echoed), the
     /// question when it could be parsed, and OPT when the query had EDNS.
     private func errorReply(_ rcode: RCode, id: UInt16, flags: UInt16, packet: UnsafeRawBufferPointer, questionEnd: Int?,

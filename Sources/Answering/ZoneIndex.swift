@@ -1,3 +1,4 @@
+import CDBStore
 import DNSWire
 
 /// The zone turned into answer-ready structures at load: every reply the
@@ -21,7 +22,7 @@ public final class ZoneIndex: Sendable {
     /// since 1970), nil when the data carries none: past it, a validating
     /// resolver treats the answers as bogus however recent the serial is.
     public let signaturesExpire: UInt32?
-    /// The zone as AXFR messages, when transfers out are allowed.
+    /// The zone as AXFR messages and its journal for IXFR, when transfers out are allowed.
     public let transfer: ZoneTransfer?
 
     let table: NameTable
@@ -91,8 +92,8 @@ public final class ZoneIndex: Sendable {
     /// Builds the index from stored records. The apex is the owner of the
     /// one SOA; every record outside it is ignored, as is anything below a
     /// delegation except glue used by a referral. With `transferable`, the
-    /// zone's AXFR messages too (`serve --allow-transfer`).
-    public init(records: [ResourceRecord], transferable: Bool = false) throws(LoadError) {
+    /// zone's AXFR messages too, and IXFR from `journal` (`serve --allow-transfer`).
+    public init(records: [ResourceRecord], transferable: Bool = false, journal: ZoneJournal = ZoneJournal()) throws(LoadError) {
         let soas = records.filter { $0.type == .soa }
         guard let soaRecord = soas.first, let soa = SOAFields(rdata: soaRecord.rdata) else { throw .noSOA }
         guard soas.count == 1 else { throw .multipleSOA }
@@ -102,7 +103,7 @@ public final class ZoneIndex: Sendable {
         self.soaRecord = soaRecord
         self.recordCount = records.count
         apexLabels = apex.labelCount
-        transfer = transferable ? ZoneTransfer(apex: apex, soa: soaRecord, records: records) : nil
+        transfer = transferable ? ZoneTransfer(apex: apex, soa: soaRecord, records: records, journal: journal) : nil
 
         // RRsets by owner, in file order; addresses by name for glue.
         var rrsets: [DNSName: [RRType: [ResourceRecord]]] = [:]

@@ -39,18 +39,68 @@ public enum DataStore {
     public struct Staged: Sendable {
         public let path: String
         let temporary: String
+        /// The journal with this version's difference added (`ZoneJournal`),
+        /// staged beside it; nil when it could not be (`journalNote` says why).
+        var journal: StagedFile?
+        /// What went wrong with the journal, for the install's log.
+        var journalNote: String?
 
-        public func install() throws(StoreError) {
+        init(path: String, temporary: String) {
+            self.path = path
+            self.temporary = temporary
+        }
+
+        /// Renames data.cdb into place, then its journal. A journal that
+        /// cannot follow only costs IXFR (it no longer ends at the installed
+        /// serial, so no reader uses it): the returned line says so.
+        @discardableResult
+        public func install() throws(StoreError) -> String? {
             guard rename(temporary, path) == 0 else {
                 let why = errnoText()
                 unlink(temporary)
+                journal?.discard()
                 throw StoreError(path: path, message: "cannot install: \(why)")
             }
             syncDirectory(of: path)
+            do throws(StoreError) {
+                try journal?.commit()
+            } catch {
+                return "journal not updated, IXFR will send the whole zone: \(error)"
+            }
+            return journalNote
         }
 
         public func discard() {
             unlink(temporary)
+            journal?.discard()
+        }
+
+        /// Stages the journal beside data.cdb for `new`, which replaces the
+        /// data installed there (if any): done on the staging thread, while
+        /// the zone is checked.
+        mutating func stageJournal(new: [ResourceRecord], zoneSize: Int) {
+            let old: [ResourceRecord]
+            do throws(StoreError) {
+                old = try DataStore.load(path: path)
+            } catch {
+                // Nothing installed to differ from: whatever journal there
+                // was ends at a version no longer known.
+                old = []
+            }
+            var journal = ZoneJournal()
+            if let difference = ZoneDifference(old: old, new: new) {
+                do throws(StoreError) {
+                    journal = try ZoneJournal.read(forData: path)
+                } catch {
+                    journalNote = "\(error); a new one is started"
+                }
+                journal = journal.appending(difference, zoneSize: zoneSize)
+            }
+            do throws(StoreError) {
+                self.journal = try journal.stage(forData: path)
+            } catch {
+                journalNote = "journal not updated, IXFR will send the whole zone: \(error)"
+            }
         }
     }
 
@@ -144,7 +194,7 @@ public enum DataStore {
     /// Removes `path.tmp.PID` and `path.state.tmp.PID` files that processes
     /// killed with -9 left beside `path`; a live process's are kept.
     public static func removeStaleTemporaries(beside path: String) {
-        for (file, kind, pid) in siblings(of: path) where kind == "tmp" || kind == "state.tmp" {
+        for (file, kind, pid) in siblings(of: path) where kind == "tmp" || kind == "state.tmp" || kind == "journal.tmp" {
             if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(file) }
         }
     }

@@ -12,6 +12,8 @@ public enum ZoneCompiler {
         public var delegations: Int
         public var kept: Int
         public var stripped: Int
+        /// Why the journal beside data.cdb did not follow the install, if it did not.
+        public var journalNote: String?
 
         public init(_ zone: CheckedZone) {
             serial = zone.soa.serial
@@ -28,8 +30,9 @@ public enum ZoneCompiler {
     public static func compile(zoneText: ZoneText, options: ZoneParser.Options, output: String,
                                verify: Verification? = nil) throws -> Summary {
         let (zone, staged) = try prepareAndStage(zoneText: zoneText, options: options, output: output, verify: verify)
-        try staged.get().install()
-        return Summary(zone)
+        var summary = Summary(zone)
+        summary.journalNote = try staged.get().install()
+        return summary
     }
 
     /// Parses, then checks the zone on this thread while another writes and
@@ -56,7 +59,12 @@ public enum ZoneCompiler {
         let staging = Handoff<DataStore.Staged, StoreError>()
         let records = kept.records
         DispatchQueue.global(qos: .userInitiated).async {
-            staging.finish(Result { () throws(StoreError) in try DataStore.stage(records, for: output, temporary: temporary) })
+            staging.finish(Result { () throws(StoreError) in
+                var staged = try DataStore.stage(records, for: output, temporary: temporary)
+                let new = [ResourceRecord](records)
+                staged.stageJournal(new: new, zoneSize: new.reduce(0) { $0 + $1.wireSize })
+                return staged
+            })
         }
         let zone: CheckedZone
         do {

@@ -30,6 +30,8 @@ final class SelfRefresh: Sendable {
 
     private struct State {
         var stopped = false
+        /// Who sent the NOTIFY not yet acted on: the next refresh runs at once.
+        var notifiedBy: String?
         var child: pid_t?
         var thread: OSThread?
     }
@@ -53,11 +55,14 @@ final class SelfRefresh: Sendable {
             while !state.withLock({ $0.stopped }) {
                 var wait = 1.0
                 if let zone = watch.zone {
-                    let observation = watch.monitor.checkNow()
                     var failed = false
-                    if let reason = RefreshSchedule.reason(
+                    if let primary = state.withLock({ s in defer { s.notifiedBy = nil }; return s.notifiedBy }) {
+                        let attempt = run(reason: "notify from \(primary)", serving: zone.soa.serial)
+                        watch.refreshed(attempt)
+                        failed = !attempt.succeeded
+                    } else if let reason = RefreshSchedule.reason(
                         now: Int64(time(nil)), localSerial: zone.soa.serial,
-                        lastRefresh: watch.report().input.lastRefresh, upstream: observation.view,
+                        lastRefresh: watch.report().input.lastRefresh, upstream: watch.monitor.checkNow().view,
                         refreshInterval: zone.soa.refresh, atStart: atStart) {
                         let attempt = run(reason: reason, serving: zone.soa.serial)
                         watch.refreshed(attempt)
@@ -70,6 +75,13 @@ final class SelfRefresh: Sendable {
             }
         }
         state.withLock { $0.thread = thread }
+    }
+
+    /// A NOTIFY from a primary: refresh now, or right after the refresh
+    /// under way (which may have started before the change).
+    func notified(by primary: String) {
+        state.withLock { $0.notifiedBy = primary }
+        wake.signal()
     }
 
     /// Stops the schedule; a refresh under way is sent SIGTERM (the next

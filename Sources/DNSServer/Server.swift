@@ -49,16 +49,22 @@ public final class Server {
         /// `serve --refresh`: the arguments of the `rootmirror refresh` the
         /// server runs to keep data.cdb fresh; nil for none (cron's job).
         public var refreshArguments: [String]?
+        /// Addresses whose NOTIFY starts a refresh (with `refreshArguments`):
+        /// the primaries refresh transfers from.
+        public var primaries: [[UInt8]] = []
 
         public init() {}
     }
 
     private let configuration: Configuration
     private let logger: Logger
+    /// IXFR's differences, when transfers are allowed.
+    private let transferJournal: TransferJournal?
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        transferJournal = configuration.transferClients.isEmpty ? nil : TransferJournal(dataPath: configuration.dataPath, logger: logger)
     }
 
     /// Runs until SIGTERM or SIGINT. Throws, before serving anything, when
@@ -143,7 +149,8 @@ public final class Server {
         // start is never served, not even for a second.
         watch.update()
         let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry,
-                                     secondaries: watch.secondaries)
+                                     secondaries: watch.secondaries,
+                                     notifications: NotifyReceiver(primaries: c.primaries, refresh: selfRefresh, logger: logger))
         udp.start(serving)
         tcp.start(serving)
         watch.start()
@@ -262,8 +269,9 @@ public final class Server {
 
     private func load() throws(ServeError) -> ZoneIndex {
         do {
-            return try ZoneIndex(records: DataStore.load(path: configuration.dataPath),
-                                 transferable: !configuration.transferClients.isEmpty)
+            let records = try DataStore.load(path: configuration.dataPath)
+            guard let transferJournal else { return try ZoneIndex(records: records) }
+            return try ZoneIndex(records: records, transferable: true, journal: transferJournal.journal(for: records))
         } catch let error as StoreError {
             throw ServeError("cannot load \(error)")
         } catch {
@@ -313,6 +321,7 @@ struct ServingContext: Sendable {
     let expiry: ExpiryState
     /// Present when some client may transfer the zone.
     let secondaries: SecondaryLog?
+    let notifications: NotifyReceiver
 }
 
 /// What identifies one version of data.cdb: a rename gives a new inode, an

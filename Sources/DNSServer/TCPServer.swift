@@ -234,6 +234,8 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             let reply = incoming.readWithUnsafeReadableBytes { query -> (Int, Reply?) in
                 let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
                 switch serving.expiry.handling(of: q, intercepting: intercepting) {
+                case .local where NotifyReceiver.isNotify(q):
+                    return (Int(length), serving.notifications.answer(q, from: peer, responder: responder, into: Self.scratch))
                 case .local:
                     if let secondaries = serving.secondaries, case .query(let parsed) = QueryParser.parse(q) {
                         return (Int(length), secondaryQuery(parsed, packet: q, zone: zone, log: secondaries))
@@ -280,15 +282,15 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
                 log.refused(kind)
                 return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
             }
-            // IXFR names the serial the client holds in its authority section.
-            let held = kind == .ixfr ? (try? Message(parsing: Array(q)))?.authority.first.flatMap { SOAFields(rdata: $0.rdata)?.serial } : nil
+            let held = kind == .ixfr ? ZoneTransfer.heldSerial(in: q) : nil
             guard !serving.expiry.isIntercepting else {
                 log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
                 // The responder, which never streams a transfer, refuses it.
                 return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
             }
             log.requested(peer, holding: held, now: now)
-            transfer = Transfer(zone: zoneTransfer, query: query, packet: Array(q[0..<query.questionEnd]), kind: kind,
+            transfer = Transfer(reply: zoneTransfer.reply(to: query.qtype, holding: held), query: query,
+                                packet: Array(q[0..<query.questionEnd]), kind: kind,
                                 expire: query.edns?.expire == true ? serving.expiry.expireSeconds(now: now) : nil)
             return nil
         }
@@ -306,7 +308,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     /// A transfer in progress: the zone as it was when the query came (a
     /// reload meanwhile does not change it), and the next message to send.
     struct Transfer {
-        let zone: ZoneTransfer
+        let reply: TransferReply
         let query: IncomingQuery
         /// The query's header and question, echoed in every message.
         let packet: [UInt8]
@@ -322,7 +324,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
     /// the queries that came after the transfer are answered.
     private func sendTransfer(context: ChannelHandlerContext) {
         while !closing, var t = transfer, context.channel.isWritable {
-            var length = t.packet.withUnsafeBytes { t.zone.write(t.next, replyingTo: t.query, packet: $0, payload: serving.responder.maximumUDPPayload, into: Self.scratch) }
+            var length = t.packet.withUnsafeBytes { t.reply.write(t.next, replyingTo: t.query, packet: $0, payload: serving.responder.maximumUDPPayload, into: Self.scratch) }
             if t.next == 0, let seconds = t.expire {
                 length = EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: Self.scratch) ?? length
             }
@@ -331,12 +333,12 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))
             t.next += 1
             t.bytes += length
-            transfer = t.next < t.zone.messageCount ? t : nil
+            transfer = t.next < t.reply.messageCount ? t : nil
             send(buffer, context: context)
             if transfer == nil {
                 serving.metrics.record(Reply(length: t.bytes, kind: .answer, rcode: .noError, truncated: false), transport: .tcp)
                 if let peer {
-                    serving.secondaries?.transfer(peer, kind: t.kind, outcome: .ok, serial: t.zone.serial, bytes: t.bytes, now: Int64(time(nil)))
+                    serving.secondaries?.transfer(peer, kind: t.kind, outcome: .ok, serial: t.reply.serial, bytes: t.bytes, now: Int64(time(nil)))
                 }
                 if (pending?.readableBytes ?? 0) > 0 {
                     channelRead(context: context, data: NIOAny(context.channel.allocator.buffer(capacity: 0)))

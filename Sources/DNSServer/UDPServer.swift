@@ -186,11 +186,19 @@ final class UDPServer: @unchecked Sendable {
                     reply = responder.slip(to: query, into: slot)
                 } else {
                     switch expiry.handling(of: query, intercepting: intercepting) {
+                    case .local where NotifyReceiver.isNotify(query):
+                        reply = serving.notifications.answer(query, from: IPEndpoint(peers + i), responder: responder, into: slot)
                     case .local:
                         reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
                         // A secondary's SOA check (`. SOA`: a root name, then type 6): rare, so looked at closely.
                         if let secondaries, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 6 {
                             reply.length = secondarySOA(query, reply: reply.length, peer: peers + i, log: secondaries, expiry: expiry, into: slot)
+                        }
+                        // `. IXFR` (type 251) from a secondary: the SOA alone (RFC 1995 §2).
+                        if !intercepting, let secondaries, let transfer = zone.transfer, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 251,
+                           let length = incrementalOverUDP(query, transfer: transfer, peer: peers + i, log: secondaries,
+                                                           payload: responder.maximumUDPPayload, into: slot) {
+                            reply = Reply(length: length, kind: .answer, rcode: .noError, truncated: false)
                         }
                     case .serverFailure(let q):
                         reply = responder.serverFailure(to: q, packet: query, into: slot)
@@ -235,6 +243,21 @@ private func secondarySOA(_ query: UnsafeRawBufferPointer, reply length: Int, pe
     guard case .query(let parsed) = QueryParser.parse(query), parsed.edns?.expire == true,
           let seconds = expiry.expireSeconds(now: now) else { return length }
     return EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: slot) ?? length
+}
+
+/// IXFR over UDP from a client with transfer rights (RFC 1995 §2): the
+/// current SOA alone, whatever serial it holds. A client that is behind
+/// sees a newer serial and asks again over TCP, where the differences
+/// go; nil (the responder's REFUSED stands) for anyone else.
+private func incrementalOverUDP(_ query: UnsafeRawBufferPointer, transfer: ZoneTransfer, peer: UnsafePointer<sockaddr_storage>,
+                                log: SecondaryLog, payload: Int, into slot: UnsafeMutableRawBufferPointer) -> Int? {
+    guard let client = IPEndpoint(peer), log.allows(client.address), case .query(let parsed) = QueryParser.parse(query),
+          transfer.isRequested(by: parsed, in: query) else { return nil }
+    let now = Int64(time(nil))
+    log.requested(client, holding: ZoneTransfer.heldSerial(in: query), now: now)
+    let length = transfer.soaOnly.write(0, replyingTo: parsed, packet: query, payload: payload, into: slot)
+    log.transfer(client, kind: .ixfr, outcome: .ok, serial: transfer.serial, bytes: length, now: now)
+    return length
 }
 
 /// A client's address, kept for a reply sent later (a forwarded query's).

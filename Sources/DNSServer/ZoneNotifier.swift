@@ -38,6 +38,7 @@ struct ZoneNotifier: Sendable {
         let sockets = targets.map(socket(to:))
         defer { for fd in sockets where fd >= 0 { close(fd) } }
         var waiting = Set(sockets.indices.filter { sockets[$0] >= 0 })
+        var answers: [Int: RCode] = [:]
         var reply = [UInt8](repeating: 0, count: 512)
         for round in Self.roundsMilliseconds where !waiting.isEmpty {
             for i in waiting { _ = Glibc.send(sockets[i], bytes, bytes.count, 0) }
@@ -54,6 +55,7 @@ struct ZoneNotifier: Sendable {
                     if n >= MessageHeader.size, UInt16(reply[0]) << 8 | UInt16(reply[1]) == id, reply[2] & 0x80 != 0,
                        (reply[2] >> 3) & 0xF == 4 {
                         waiting.remove(order[k])
+                        answers[order[k]] = RCode(rawValue: UInt16(reply[3] & 0xF))
                     }
                 }
             }
@@ -61,6 +63,9 @@ struct ZoneNotifier: Sendable {
         for (i, target) in targets.enumerated() where sockets[i] >= 0 {
             if waiting.contains(i) {
                 logger.warning("notify not acknowledged", metadata: ["to": "\(target)", "serial": "\(serial)"])
+            } else if let rcode = answers[i], rcode != .noError {
+                // A secondary that answers REFUSED or NOTIMP will not follow: not an acknowledgement.
+                logger.warning("notify answered \(rcode)", metadata: ["to": "\(target)", "serial": "\(serial)"])
             } else {
                 logger.info("notify acknowledged", metadata: ["to": "\(target)", "serial": "\(serial)"])
             }

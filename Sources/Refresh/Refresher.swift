@@ -200,6 +200,7 @@ public enum Refresher {
         var proofs = options.proofs
         var validators: Validators?
         var transfer: TransferStream?
+        var incremental: IncrementalTransfer?
         switch source {
         case .files(let zone, let signatureFile):
             // The state file names the source for whoever reads it later,
@@ -267,9 +268,17 @@ public enum Refresher {
                 try save(state, forData: options.data)
                 return RefreshOutcome(action: .unchanged, serial: installed, previousSerial: installed, source: sourceName)
             }
-            let stream = TransferStream(from: server, maximumSize: options.fetch.maximumSize, deadline: deadline)
-            transfer = stream
-            zoneText = { stream.text }
+            if let installed, options.keepDNSSEC, !options.force {
+                incremental = Self.incrementalTransfer(from: server, installed: installed, serial: upstream, data: options.data,
+                                                       maximumSize: options.fetch.maximumSize, deadline: deadline, logger: logger)
+            }
+            if let incremental {
+                zoneText = { incremental.text }
+            } else {
+                let stream = TransferStream(from: server, maximumSize: options.fetch.maximumSize, deadline: deadline)
+                transfer = stream
+                zoneText = { stream.text }
+            }
             proofs.dnssec = .required
             proofs.zonemd = .required
         }
@@ -287,13 +296,33 @@ public enum Refresher {
             }
         }
 
-        let prepared: (SignatureVerifier.Signer?, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport)
+        var prepared: (SignatureVerifier.Signer?, CheckedZone, Result<DataStore.Staged, StoreError>, VerificationReport)
         do {
             prepared = try verifyAndPrepare(zoneText, signature: signature, sourceName: sourceName, home: workspace.gnupgHome,
                                             staging: workspace.file("data.cdb"), proofs: proofs, options: options)
         } catch {
-            // A transfer cut short is the network's fault, whatever the parser made of its part.
-            throw transfer?.failure ?? error
+            guard case .axfr(let server) = source, incremental != nil else {
+                // A transfer cut short is the network's fault, whatever the parser made of its part.
+                throw transfer?.failure ?? error
+            }
+            // The differences applied do not make a zone that verifies:
+            // the whole zone, judged on its own, decides.
+            logger.warning("\(sourceName): the zone after IXFR does not verify (\(error)); transferring the whole zone")
+            incremental = nil
+            let stream = TransferStream(from: server, maximumSize: options.fetch.maximumSize,
+                                        deadline: DNSExchange.monotonicMilliseconds() + Int(options.fetch.timeout / .milliseconds(1)))
+            transfer = stream
+            do {
+                prepared = try verifyAndPrepare({ stream.text }, signature: nil, sourceName: sourceName, home: workspace.gnupgHome,
+                                                staging: workspace.file("data.cdb"), proofs: proofs, options: options)
+            } catch {
+                throw stream.failure ?? error
+            }
+        }
+        if let incremental {
+            logger.notice("\(sourceName): \(incremental.incremental ? "IXFR, \(incremental.differences) difference\(incremental.differences == 1 ? "" : "s")" : "IXFR answered with the whole zone"), \(incremental.bytes) bytes")
+        } else if let transfer {
+            logger.notice("\(sourceName): AXFR, \(transfer.bytes) bytes")
         }
         let (signer, zone, staged, proven) = prepared
         var kept = false
@@ -328,7 +357,8 @@ public enum Refresher {
         let time = now()
         if action == .installed { state.lastInstall = time }
         state.lastSuccess = time
-        state.confirmed = Self.confirmation(now: time, expireSeconds: transfer?.expireSeconds, soaExpire: zone.soa.expire)
+        state.confirmed = Self.confirmation(now: time, expireSeconds: incremental?.expireSeconds ?? transfer?.expireSeconds,
+                                            soaExpire: zone.soa.expire)
         if action == .unchanged, let known = state.confirmation(of: serial) { state.confirmed = max(known, state.confirmed!) }
         state.result = action.rawValue
         state.serial = serial
@@ -351,7 +381,7 @@ public enum Refresher {
         if action == .installed {
             kept = true
             do {
-                try staged.get().install()
+                warning = try staged.get().install()
             } catch {
                 stagedState.discard()
                 throw RefreshError(.local, "\(error)")
@@ -372,6 +402,21 @@ public enum Refresher {
         return RefreshOutcome(action: action, serial: serial, previousSerial: installed, tlds: zone.delegationCount,
                               source: sourceName, signer: signer?.fingerprint, verified: state.verified,
                               signaturesExpire: proven.signaturesExpire, warning: warning)
+    }
+
+    /// The differences from the installed serial by IXFR, applied to the
+    /// installed records, when those hold the whole zone (signatures
+    /// included: the result must verify as a whole); nil, with one log
+    /// line, when IXFR cannot be used and the whole zone must come.
+    static func incrementalTransfer(from server: IPEndpoint, installed: UInt32, serial: UInt32, data: String, maximumSize: Int,
+                                    deadline: Int, logger: Logger) -> IncrementalTransfer? {
+        guard let records = try? DataStore.load(path: data), records.contains(where: { $0.type == .rrsig }) else { return nil }
+        do {
+            return try IncrementalTransfer.fetch(from: server, installed: records, serial: serial, maximumSize: maximumSize, deadline: deadline)
+        } catch {
+            logger.notice("axfr://\(server): IXFR from serial \(installed) not used (\(error)); transferring the whole zone")
+            return nil
+        }
     }
 
     /// A source that serves an older serial than the one installed is

@@ -43,6 +43,10 @@ final class TransferStream: Sendable {
     let text: ZoneText
     private let problem = Mutex<RefreshError?>(nil)
     private let expire = Mutex<UInt32?>(nil)
+    private let received = Mutex(0)
+
+    /// Bytes received on the wire so far, length prefixes included.
+    var bytes: Int { received.withLock { $0 } }
 
     /// The EXPIRE the primary put in its first message, once it came.
     var expireSeconds: UInt32? { expire.withLock { $0 } }
@@ -59,7 +63,7 @@ final class TransferStream: Sendable {
         let name = "axfr://\(server)"
         text = ZoneText(streaming: name, maximumSize: maximumSize * Self.textPerWireByte)
         Thread { [self] in
-            let failure = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline) { seconds in
+            let failure = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline, received: received) { seconds in
                 expire.withLock { $0 = seconds }
             }.map { RefreshError($0.kind, "\(name): \($0.reason)") }
             // Recorded before the text ends: the parser, woken by the end,
@@ -71,7 +75,7 @@ final class TransferStream: Sendable {
 
     /// Reads the transfer into `text`; nil when it ended with its closing
     /// SOA, or why not.
-    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, deadline: Int,
+    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, deadline: Int, received total: borrowing Mutex<Int>,
                                  expire: (UInt32) -> Void) -> (kind: RefreshError.Kind, reason: String)? {
         let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .axfr),
                                   edns: EDNSOption.askingExpire)
@@ -84,6 +88,7 @@ final class TransferStream: Sendable {
         let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize + 2 * 65536 + 2) { message in
             if reader.records == 0, let seconds = EDNSOption.expireSeconds(inReply: message) { expire(seconds) }
             received += 2 + message.count
+            total.withLock { $0 = received }
             guard received <= maximumSize else {
                 problem = (.fetch, "the transfer is over \(cap)")
                 return false

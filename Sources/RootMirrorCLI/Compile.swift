@@ -60,6 +60,7 @@ struct Compile: ParsableCommand {
             print("\(output): serial \(summary.serial), \(summary.delegations) TLDs, \(summary.kept) records kept, "
                   + "\(summary.stripped) DNSSEC records stripped, \(ms) ms")
             if let report = verification?.report { print("\(zone): verified: \(report.summary)") }
+            if let note = summary.journalNote { printWarning(note) }
         } catch {
             throw fail(error, exitCode: verification?.failure != nil ? 4 : 1)
         }

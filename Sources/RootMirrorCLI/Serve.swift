@@ -4,6 +4,7 @@ import ArgumentParser
 import DNSServer
 import Freshness
 import Logging
+import Refresh
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -142,6 +143,10 @@ struct Serve: ParsableCommand {
                     + "run `rootmirror refresh` from cron or the timer instead", exitCode: 64)
             }
             config.refreshArguments = ["-d", data] + source.arguments
+            // A NOTIFY is heard from the primaries transferred from, and the upstreams asked.
+            config.primaries = source.sources.compactMap { try? RefreshOptions.Source(parsing: $0) }.compactMap { source in
+                if case .axfr(let server) = source { server.address } else { nil }
+            } + (try freshness.upstreamEndpoints()).map(\.address)
         } else if !source.arguments.isEmpty {
             throw fail("--url, --keep-dnssec and the other refresh options need --refresh", exitCode: 64)
         }

@@ -43,10 +43,17 @@ public struct TransferReader: Sendable {
                 isComplete = true
                 break
             }
-            lines += Array("\(record.owner)\t\(record.ttl)\t\(record.rclass)\t\(record.type)\t\(Presentation.generic(record.rdata))\n".utf8)
+            lines += Self.line(for: record)
             records += 1
         }
         return lines
+    }
+}
+
+extension TransferReader {
+    /// `record` as one line of master-file text, its rdata in RFC 3597's generic form.
+    public static func line(for record: ResourceRecord) -> [UInt8] {
+        Array("\(record.owner)\t\(record.ttl)\t\(record.rclass)\t\(record.type)\t\(Presentation.generic(record.rdata))\n".utf8)
     }
 }
 

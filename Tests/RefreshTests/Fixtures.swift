@@ -32,10 +32,10 @@ struct Target {
         try run(rootmirrorBinary, ["refresh", "-d", data] + arguments)
     }
 
-    /// What a refresh may leave: the data, its lock, its state and its
-    /// trust anchors; nothing temporary.
+    /// What a refresh may leave: the data, its lock, its state, its trust
+    /// anchors and its journal; nothing temporary.
     var onlyFinalFiles: Bool {
-        scratch.files.allSatisfy { ["data.cdb", "data.cdb.lock", "data.cdb.state", "data.cdb.anchors"].contains($0) }
+        scratch.files.allSatisfy { ["data.cdb", "data.cdb.lock", "data.cdb.state", "data.cdb.anchors", "data.cdb.journal"].contains($0) }
     }
 }
 

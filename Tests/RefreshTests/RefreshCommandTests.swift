@@ -56,7 +56,7 @@ import Glibc
         #expect(result.stderr.isEmpty, "\(result.stderr)")
         #expect(DataStore.soa(path: target.data)?.serial == 2026082200)
         #expect(try DataStore.load(path: target.data).contains { $0.owner.description == "com." && $0.type == .ns })
-        #expect(target.scratch.files == ["data.cdb", "data.cdb.lock", "data.cdb.state"])
+        #expect(target.scratch.files == ["data.cdb", "data.cdb.journal", "data.cdb.lock", "data.cdb.state"])
         let state = try RefreshState.read(forData: target.data)
         #expect(state.serial == 2026082200)
         #expect(state.result == "installed")
@@ -268,7 +268,7 @@ import Glibc
         let result = try refresh()
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(DataStore.soa(path: target.data)?.serial == 2026082201)
-        #expect(target.scratch.files == ["data.cdb", "data.cdb.lock", "data.cdb.state"])
+        #expect(target.scratch.files == ["data.cdb", "data.cdb.journal", "data.cdb.lock", "data.cdb.state"])
     }
 
     /// The 2023 root's proofs as of its own day: its signatures have expired
@@ -297,7 +297,7 @@ import Glibc
         let result = try target.refresh(["--file", mirror.zone, "--sig", mirror.signature, "--keyring", key.publicKey] + asOfItsDay)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         // The 2023 root is verified by DNSSEC here: its anchors are kept too.
-        #expect(target.scratch.files == ["data.cdb", "data.cdb.anchors", "data.cdb.lock", "data.cdb.state"])
+        #expect(target.scratch.files == ["data.cdb", "data.cdb.anchors", "data.cdb.journal", "data.cdb.lock", "data.cdb.state"])
     }
 
     @Test func localFilesInstallTheSameWay() throws {

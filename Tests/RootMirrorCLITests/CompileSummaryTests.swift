@@ -45,7 +45,7 @@ import TestSupport
         let allEntries = try cdbEntries(out)
         #expect(allEntries.count == all.count)
         #expect(countsByType(allEntries) == countsByType(all))
-        #expect(scratch.files == ["data.cdb"], "temporary files left: \(scratch.files)")
+        #expect(scratch.files == ["data.cdb", "data.cdb.journal"], "temporary files left: \(scratch.files)")
     }
 
     /// The same zone as plain text, as published gzip, and as two gzip

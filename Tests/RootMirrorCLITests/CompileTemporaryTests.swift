@@ -22,13 +22,14 @@ import Glibc
         let scratch = try Scratch()
         defer { scratch.remove() }
         let dead = try deadPID(), live = getpid()
-        for name in ["data.cdb.tmp.\(dead)", "data.cdb.state.tmp.\(dead)", "data.cdb.tmp.\(live)", "data.cdb.keep.\(dead)"] {
+        for name in ["data.cdb.tmp.\(dead)", "data.cdb.state.tmp.\(dead)", "data.cdb.journal.tmp.\(dead)", "data.cdb.tmp.\(live)",
+                     "data.cdb.keep.\(dead)"] {
             _ = scratch.write(name, [1, 2, 3])
         }
         let result = try runRootmirror(["compile", "\(sharedZones)/root-2023051100.zone.gz", "-o", scratch.file("data.cdb")])
         #expect(result.status == 0, "\(result.stderr)")
         // A live process's temporary may be a compile at work; other names are not ours.
-        #expect(scratch.files == ["data.cdb", "data.cdb.keep.\(dead)", "data.cdb.tmp.\(live)"])
+        #expect(scratch.files == ["data.cdb", "data.cdb.journal", "data.cdb.keep.\(dead)", "data.cdb.tmp.\(live)"])
     }
 
     /// Stopped while data.cdb.tmp.PID exists (polled for, then signalled):

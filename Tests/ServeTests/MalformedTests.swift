@@ -71,7 +71,8 @@ struct MalformedTests {
              .reply(.formErr, question: true, opt: false)),
             ("OPT option header cut short", header(ar: 1) + question + opt(rdata: [0, 10, 0]), .reply(.formErr, question: true, opt: false)),
             ("EDNS version 1", header(ar: 1) + question + opt(version: 1), .reply(.badVers, question: true, opt: true)),
-            ("opcode NOTIFY", header(flags: 4 << 11) + question, .reply(.notImp, question: true, opt: false)),
+            // NOTIFY is implemented (RFC 1996): refused from anyone but a primary this server follows.
+            ("opcode NOTIFY", header(flags: 4 << 11) + question, .reply(.refused, question: true, opt: false)),
             ("opcode UPDATE with EDNS", header(flags: 5 << 11, ar: 1) + question + opt(), .reply(.notImp, question: true, opt: true)),
             ("opcode DSO, QDCOUNT 0 (RFC 8490 §5.1)", header(flags: 6 << 11, qd: 0), .reply(.notImp, question: false, opt: false)),
             ("class HS", header() + [3, 0x63, 0x6F, 0x6D, 0, 0, 1, 0, 4], .reply(.refused, question: true, opt: false)),

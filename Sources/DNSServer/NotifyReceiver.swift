@@ -1,0 +1,40 @@
+import Addressing
+import Answering
+import DNSWire
+import Logging
+
+/// NOTIFY in (RFC 1996): a rootmirror that follows a primary (`serve
+/// --refresh` from `axfr://` sources) refreshes as soon as its primary says
+/// the zone changed, not at its next SOA check. Only the primaries it
+/// refreshes from (and its `--upstream`s) are heard; anyone else is
+/// REFUSED, and so is everyone when the server follows no one.
+///
+/// The answering thread only acknowledges and raises a flag: the refresh
+/// runs on `SelfRefresh`'s thread, one at a time, with at most one more
+/// queued however many NOTIFYs come.
+struct NotifyReceiver: Sendable {
+    /// Addresses whose NOTIFY starts a refresh.
+    let primaries: [[UInt8]]
+    let refresh: SelfRefresh?
+    let logger: Logger
+
+    /// Whether `packet` is a NOTIFY request (opcode 4, QR clear).
+    @inline(__always)
+    static func isNotify(_ packet: UnsafeRawBufferPointer) -> Bool {
+        packet.count >= MessageHeader.size && packet[2] & 0xF8 == 4 << 3
+    }
+
+    /// The reply to a NOTIFY from `peer`, written into `out`.
+    func answer(_ packet: UnsafeRawBufferPointer, from peer: IPEndpoint?, responder: Responder,
+                into out: UnsafeMutableRawBufferPointer) -> Reply {
+        let heard = refresh != nil && peer.map { primaries.contains($0.address) } == true
+        let reply = responder.notifyReply(to: packet, accepted: heard, into: out)
+        guard reply.rcode == .noError, let peer, let refresh else {
+            logger.notice("notify refused", metadata: ["from": "\(peer.map(\.description) ?? "?")",
+                                                       "reason": "\(refresh == nil ? "this server follows no primary (no --refresh)" : "not a primary this server refreshes from")"])
+            return reply
+        }
+        refresh.notified(by: "\(peer.host)")
+        return reply
+    }
+}
