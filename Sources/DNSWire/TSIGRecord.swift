@@ -49,7 +49,10 @@ public struct TSIGRecord: Hashable, Sendable {
         do {
             let (keyName, _) = try WireReader.decompressName(in: message, at: last.start)
             let rdata = last.nameEnd + 10
+            // Uncompressed: RFC 3597 §4 allows compression only in RFC 1035's
+            // types; and so the record keeps its length when written again.
             let (algorithm, fixedAt) = try WireReader.decompressName(in: message, at: rdata)
+            guard fixedAt - rdata == algorithm.wire.count else { throw TSIGRecordError.badRData }
             // Time (6), fudge, MAC size; MAC; original ID, error, other length; other.
             guard fixedAt + 10 <= message.count else { throw TSIGRecordError.badRData }
             let time = UInt64(message.bigEndianUInt16(at: fixedAt)) << 32 | UInt64(message.bigEndianUInt32(at: fixedAt + 2))
@@ -116,7 +119,8 @@ public struct TSIGRecord: Hashable, Sendable {
     public func write(into buffer: UnsafeMutableRawBufferPointer, after length: Int) -> Int? {
         let end = length + wireLength
         let count = Int(buffer.bigEndianUInt16(at: 10)) + 1
-        guard length >= MessageHeader.size, end <= buffer.count, count <= 0xFFFF else { return nil }
+        let rdataLength = wireLength - keyName.wire.count - 10
+        guard length >= MessageHeader.size, end <= buffer.count, count <= 0xFFFF, rdataLength <= 0xFFFF else { return nil }
         var at = length
         func put(_ bytes: [UInt8]) {
             for b in bytes {
@@ -129,7 +133,7 @@ public struct TSIGRecord: Hashable, Sendable {
         put16(RRType.tsig.rawValue)
         put16(RRClass.any.rawValue)
         put([0, 0, 0, 0])
-        put16(UInt16(end - at - 2))
+        put16(UInt16(rdataLength))
         put(algorithm.wire)
         put(timers)
         put16(UInt16(mac.count))
@@ -148,7 +152,7 @@ public struct TSIGRecord: Hashable, Sendable {
         let length = message.count
         message += repeatElement(0, count: wireLength)
         let written = message.withUnsafeMutableBytes { write(into: $0, after: length) }
-        precondition(written != nil, "a TSIG appended to a message shorter than a header or with ARCOUNT 65535")
+        precondition(written != nil, "a TSIG appended to a message shorter than a header, with ARCOUNT 65535, or over 65535 octets of data")
     }
 }
 
