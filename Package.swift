@@ -123,7 +123,10 @@ let package = Package(
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
         // Checked against real peers too: dnspython, tsig-keygen's files, a transfer from Knot.
-        .testTarget(name: "TSIGTests", dependencies: ["TSIG", "DNSWire", "Addressing", "TestSupport"]),
+        .testTarget(
+            name: "TSIGTests",
+            dependencies: ["TSIG", "DNSWire", "Addressing", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "ServiceNotifyTests", dependencies: ["ServiceNotify", "TestSupport"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "ZoneFile", "DNSWire", "TestSupport"]),
