@@ -227,6 +227,21 @@ import TSIG
 
         let wrong = transfer(from: endpoint, key: TSIGKey(name: key.name, algorithm: key.algorithm, secret: [1, 2, 3]))
         #expect(wrong.failure == TSIGFailure.peerError(.badSig).description && wrong.records == 0)
+
+        // A clock 1000 s behind: Knot's BADTIME reply has the shape ours has
+        // (NOTAUTH, signed, timed as the request, its own time in other data).
+        let signedAt = tsigNow() - 1000
+        let (skewed, mac) = key.sign(request: Message.query(id: 9, question: Question(name: try DNSName(text: "example."), type: .axfr)).encoded(),
+                                     now: signedAt)
+        let reply = try DNSExchange.overTCP(skewed, to: try IPEndpoint(parsing: endpoint.description, defaultPort: 53),
+                                            deadline: DNSExchange.monotonicMilliseconds() + 5000).get()
+        let (record, _) = try #require(try TSIGRecord.parse(reply))
+        #expect(try Message(parsing: reply).header.rcodeLow == RCode.notAuth.rawValue)
+        #expect(record.error == .badTime && record.timeSigned == signedAt && record.mac.count == 32 && record.otherData.count == 6, "\(record)")
+        let knotTime = UInt64(record.otherData.bigEndianUInt16(at: 0)) << 32 | UInt64(record.otherData.bigEndianUInt32(at: 2))
+        #expect(knotTime >= signedAt + 1000 && knotTime <= tsigNow())
+        var verifier = TSIGReplyVerifier(key: key, requestMAC: mac)
+        #expect(throws: TSIGFailure.peerError(.badTime)) { try verifier.verify(reply) }
     }
 
     @Test func transferFromNSD() throws {
