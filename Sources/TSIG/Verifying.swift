@@ -6,7 +6,8 @@ public enum TSIGRequestVerdict: Sendable {
     /// Signed by `key`: sign the reply, or each message of the transfer,
     /// with `TSIGSigner(key: key, requestMAC: requestMAC)`.
     case valid(key: TSIGKey, requestMAC: [UInt8])
-    /// Signed, but not acceptably: answer with `refusal.reply`.
+    /// Signed, but not acceptably, or a TSIG that does not read (FORMERR):
+    /// answer with `refusal.reply`.
     case refused(TSIGRefusal)
 }
 
@@ -17,7 +18,8 @@ public enum TSIGRequestVerdict: Sendable {
 /// in other data so that the client can tell its clock is off.
 public struct TSIGRefusal: Sendable, CustomStringConvertible {
     public let failure: TSIGFailure
-    /// The request as it came, TSIG included, or FORMERR's reason.
+    /// The request as it came, TSIG included; only its header when its
+    /// TSIG does not read (FORMERR echoes no question then).
     let request: [UInt8]
     let record: TSIGRecord?
     let key: TSIGKey?
