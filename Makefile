@@ -88,7 +88,7 @@ man:
 # in fuzz/crashes/NAME/, and make fails once every target has run. Swift's
 # own crash backtracer is off, so that libFuzzer sees the crash and saves it.
 SECONDS ?= 60
-FUZZERS  = Responder ZoneFile DataStore Transfer StateFiles
+FUZZERS  = Responder ZoneFile DataStore Transfer StateFiles TSIG
 FUZZBIN  = fuzz/.build/release
 
 fuzz:

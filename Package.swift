@@ -25,6 +25,8 @@ import PackageDescription
 ///   resident with the root zone) has no room for it.
 /// - `DNSSEC`: trust in the zone from DNS's own proofs: the DNSSEC chain from the trust
 ///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone; `verify`.
+/// - `TSIG`: transaction signatures (RFC 8945) for transfers and NOTIFY: keys, signing and
+///   verifying requests, replies and every message of a transfer (HMAC from swift-crypto).
 /// - `Refresh`: fetch (async-http-client, or AXFR), verify (gpgme, pinned key), compile and
 ///   install; the lock and the state file beside data.cdb; the trust anchors followed through
 ///   the root's key rollovers (RFC 5011).
@@ -66,6 +68,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        .target(name: "TSIG", dependencies: ["DNSWire", "CDBStore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
         .target(name: "Addressing", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Freshness", dependencies: ["DNSWire", "Addressing"]),
@@ -119,6 +122,11 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
+        // Checked against real peers too: dnspython, tsig-keygen's files, a transfer from Knot.
+        .testTarget(
+            name: "TSIGTests",
+            dependencies: ["TSIG", "DNSWire", "Addressing", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "ServiceNotifyTests", dependencies: ["ServiceNotify", "TestSupport"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "ZoneFile", "DNSWire", "TestSupport"]),

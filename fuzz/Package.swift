@@ -31,6 +31,8 @@ let package = Package(
         .executableTarget(name: "FuzzTransfer", dependencies: ["ZoneFile", "DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
         // The state and trust-anchor files beside data.cdb through their readers.
         .executableTarget(name: "FuzzStateFiles", dependencies: ["CDBStore", "DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
+        // A signed message's TSIG record, and a --tsig-key file, through their readers.
+        .executableTarget(name: "FuzzTSIG", dependencies: ["DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
         // A data.cdb through the loader and the index builder.
         .executableTarget(name: "FuzzDataStore", dependencies: ["Answering", "CDBStore", "FuzzSupport"], swiftSettings: libFuzzerMain),
     ]

@@ -58,18 +58,7 @@ public enum EDNSOption {
 
     /// Where the message's last resource record begins, or nil when it does not read.
     static func lastRecordStart(in p: UnsafeRawBufferPointer) -> Int? {
-        var at = MessageHeader.size
-        for _ in 0..<Int(p.bigEndianUInt16(at: 4)) {
-            guard let end = QueryParser.skipName(p, at: at), end + 4 <= p.count else { return nil }
-            at = end + 4
-        }
-        let records = Int(p.bigEndianUInt16(at: 6)) + Int(p.bigEndianUInt16(at: 8)) + Int(p.bigEndianUInt16(at: 10))
         var last: Int?
-        for _ in 0..<records {
-            guard let end = QueryParser.skipName(p, at: at), end + 10 <= p.count else { return nil }
-            last = at
-            at = end + 10 + Int(p.bigEndianUInt16(at: end + 8))
-        }
-        return at == p.count ? last : nil
+        return QueryParser.forEachRecord(in: p) { _, start, _ in last = start } ? last : nil
     }
 }

@@ -150,6 +150,25 @@ public enum QueryParser {
         }
     }
 
+    /// Hands `body` each resource record's index (answers first), start and
+    /// name end, the questions skipped; false when the message does not read
+    /// to its last byte.
+    static func forEachRecord(in p: UnsafeRawBufferPointer, _ body: (_ index: Int, _ start: Int, _ nameEnd: Int) -> Void) -> Bool {
+        guard p.count >= MessageHeader.size else { return false }
+        var at = MessageHeader.size
+        for _ in 0..<Int(p.bigEndianUInt16(at: 4)) {
+            guard let end = skipName(p, at: at), end + 4 <= p.count else { return false }
+            at = end + 4
+        }
+        let records = Int(p.bigEndianUInt16(at: 6)) + Int(p.bigEndianUInt16(at: 8)) + Int(p.bigEndianUInt16(at: 10))
+        for index in 0..<records {
+            guard let end = skipName(p, at: at), end + 10 <= p.count else { return false }
+            body(index, at, end)
+            at = end + 10 + Int(p.bigEndianUInt16(at: end + 8))
+        }
+        return at == p.count
+    }
+
     /// Options are code, length, data; they must tile the rdata exactly.
     /// Nil when they do not; else whether one is EXPIRE.
     static func scanOptions(_ p: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool? {

@@ -25,6 +25,7 @@ public struct RRType: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
     public static let cds = RRType(59)
     public static let cdnskey = RRType(60)
     public static let zonemd = RRType(63)
+    public static let tsig = RRType(250)
     public static let ixfr = RRType(251)
     public static let axfr = RRType(252)
     public static let any = RRType(255)
@@ -102,7 +103,8 @@ public struct RRClass: RawRepresentable, Hashable, Sendable, CustomStringConvert
     }
 }
 
-/// Response codes (RFC 1035 §4.1.1, RFC 6891 for the extended BADVERS).
+/// Response codes (RFC 1035 §4.1.1, RFC 6891 for the extended BADVERS), and
+/// the TSIG errors (RFC 8945 §3), which share their number space.
 public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
@@ -113,7 +115,13 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let nxDomain = RCode(rawValue: 3)
     public static let notImp = RCode(rawValue: 4)
     public static let refused = RCode(rawValue: 5)
+    public static let notAuth = RCode(rawValue: 9)
     public static let badVers = RCode(rawValue: 16)
+    /// In a TSIG record's error field 16 means BADSIG, not BADVERS.
+    public static let badSig = RCode(rawValue: 16)
+    public static let badKey = RCode(rawValue: 17)
+    public static let badTime = RCode(rawValue: 18)
+    public static let badTrunc = RCode(rawValue: 22)
 
     public var description: String {
         switch rawValue {
@@ -123,7 +131,11 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
         case 3: return "NXDOMAIN"
         case 4: return "NOTIMP"
         case 5: return "REFUSED"
+        case 9: return "NOTAUTH"
         case 16: return "BADVERS"
+        case 17: return "BADKEY"
+        case 18: return "BADTIME"
+        case 22: return "BADTRUNC"
         default: return "RCODE\(rawValue)"
         }
     }

@@ -234,4 +234,20 @@ import Testing
         #expect(reply[glueAt] & 0xC0 == 0xC0)
         #expect(Int(reply[glueAt] & 0x3F) << 8 | Int(reply[glueAt + 1]) == questionEnd + 12)
     }
+
+    /// The EXPIRE option is read from the OPT record only when it ends the reply.
+    @Test func expireSecondsFromTheLastRecord() throws {
+        var m = Message(header: MessageHeader(id: 1, flags: MessageHeader.qrBit))
+        m.questions = [Question(name: .root, type: .soa)]
+        m.edns = EDNS(udpPayloadSize: 1232, options: EDNSOption.expire(seconds: 604800))
+        #expect(EDNSOption.expireSeconds(inReply: m.encoded()) == 604800)
+        m.additional = [ResourceRecord(owner: try DNSName(text: "ns."), type: .a, ttl: 60, rdata: [192, 0, 2, 1])]
+        var reply = m.encoded()
+        #expect(EDNSOption.expireSeconds(inReply: reply) == 604800)
+        // Another record after the OPT record, or a cut message: no answer.
+        reply += [0, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 2]
+        reply[11] += 1
+        #expect(EDNSOption.expireSeconds(inReply: reply) == nil)
+        #expect(EDNSOption.expireSeconds(inReply: Array(m.encoded().dropLast())) == nil)
+    }
 }
