@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "CDBStore", "Answering", "CNetShim", "Addressing", "Freshness", "Telemetry", "BuildInfo", "ServiceNotify",
+                "DNSWire", "CDBStore", "Answering", "CNetShim", "Addressing", "Freshness", "Telemetry", "BuildInfo", "ServiceNotify", "TSIG",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "Refresh",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "CGPGME", "Addressing", "BuildInfo",
+                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "CGPGME", "Addressing", "BuildInfo", "TSIG",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "RootMirrorCLI",
             dependencies: [
-                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck", "BuildInfo",
+                "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck", "BuildInfo", "TSIG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -32,6 +32,9 @@ public final class ZoneTransfer: Sendable {
 
     public var messageCount: Int { messages.count }
 
+    /// Bytes each message leaves free for EXPIRE and a TSIG record.
+    static let signatureRoom = 8 + 255 + 10 + 32 + 16 + 64
+
     /// `records` must hold exactly one SOA, owned by `apex`; `journal`'s
     /// differences must end at its serial (others are not used).
     init(apex: DNSName, soa: ResourceRecord, records: [ResourceRecord], journal: ZoneJournal = ZoneJournal()) {
@@ -63,8 +66,9 @@ public final class ZoneTransfer: Sendable {
         for record in records {
             // Compression only shortens a record: its uncompressed size is a
             // safe bound for the room it needs.
-            // Room is kept for the OPT record a client's EDNS query gets.
-            if count > 0 && writer.bytes.count + record.wireSize > Int(UInt16.max) - Responder.optSize {
+            // Room is kept for the OPT record a client's EDNS query gets,
+            // with EXPIRE, and for a TSIG (the longest key name, SHA-512's MAC).
+            if count > 0 && writer.bytes.count + record.wireSize > Int(UInt16.max) - Responder.optSize - Self.signatureRoom {
                 finish()
             }
             writer.record(record)

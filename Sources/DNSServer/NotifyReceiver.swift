@@ -2,6 +2,7 @@ import Addressing
 import Answering
 import DNSWire
 import Logging
+import TSIG
 
 /// NOTIFY in (RFC 1996): a rootmirror that follows a primary (`serve
 /// --refresh` from `axfr://` sources) refreshes as soon as its primary says
@@ -17,6 +18,8 @@ struct NotifyReceiver: Sendable {
     let primaries: [[UInt8]]
     let refresh: SelfRefresh?
     let logger: Logger
+    /// With `--transfer-key`, a NOTIFY must be signed by it, and the acknowledgement is.
+    let transferGuard: TransferGuard
 
     /// Whether `packet` is a NOTIFY request (opcode 4, QR clear).
     @inline(__always)
@@ -27,14 +30,28 @@ struct NotifyReceiver: Sendable {
     /// The reply to a NOTIFY from `peer`, written into `out`.
     func answer(_ packet: UnsafeRawBufferPointer, from peer: IPEndpoint?, responder: Responder,
                 into out: UnsafeMutableRawBufferPointer) -> Reply {
+        let from = peer.map(\.description) ?? "?"
         let heard = refresh != nil && peer.map { primaries.contains($0.address) } == true
-        let reply = responder.notifyReply(to: packet, accepted: heard, into: out)
-        guard reply.rcode == .noError, let peer, let refresh else {
-            logger.notice("notify refused", metadata: ["from": "\(peer.map(\.description) ?? "?")",
-                                                       "reason": "\(refresh == nil ? "this server follows no primary (no --refresh)" : "not a primary this server refreshes from")"])
+        var signer: TSIGSigner?
+        var refusal = heard ? nil : refresh == nil ? "this server follows no primary (no --refresh)" : "not a primary this server refreshes from"
+        if heard {
+            switch transferGuard.judge(packet, required: true) {
+            case .allowed(let tsig): signer = tsig
+            case .refused(let reason): refusal = reason
+            case .failed(let bytes, let reason):
+                logger.notice("notify refused", metadata: ["from": "\(from)", "reason": "\(reason)"])
+                return TransferGuard.write(bytes, into: out)
+            }
+        }
+        var reply = responder.notifyReply(to: packet, accepted: refusal == nil, into: out)
+        if let refusal {
+            logger.notice("notify refused", metadata: ["from": "\(from)", "reason": "\(refusal)"])
             return reply
         }
-        refresh.notified(by: "\(peer.host)")
+        if reply.rcode == .noError, let peer, let refresh {
+            refresh.notified(by: "\(peer.host)")
+            if var signer, let length = signer.sign(out, length: reply.length) { reply.length = length }
+        }
         return reply
     }
 }

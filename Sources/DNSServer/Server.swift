@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import ServiceNotify
 import Telemetry
+import TSIG
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,6 +43,8 @@ public final class Server {
         public var expiryAction = ExpiryAction.forward
         /// Clients allowed to transfer the zone over TCP; empty: none.
         public var transferClients: [IPPrefix] = []
+        /// `--transfer-key`: transfers and NOTIFY, in and out, signed with it (TSIG).
+        public var transferKey: TSIGKey?
         /// Secondaries sent a NOTIFY after each reload.
         public var notifyTargets: [IPEndpoint] = []
         /// UDP replies a second per source prefix (`RateLimiter`); 0 for no limit.
@@ -150,7 +153,9 @@ public final class Server {
         watch.update()
         let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry,
                                      secondaries: watch.secondaries,
-                                     notifications: NotifyReceiver(primaries: c.primaries, refresh: selfRefresh, logger: logger))
+                                     notifications: NotifyReceiver(primaries: c.primaries, refresh: selfRefresh, logger: logger,
+                                                                   transferGuard: TransferGuard(key: c.transferKey)),
+                                     transferGuard: TransferGuard(key: c.transferKey), logger: logger)
         udp.start(serving)
         tcp.start(serving)
         watch.start()
@@ -176,7 +181,7 @@ public final class Server {
         var watchdog = notifier.flatMap { notifier in
             watchdogInterval.map { AnsweringWatchdog(notifier: notifier, interval: $0, udp: udp.pulses, tcp: tcp) }
         }
-        let secondaries = ZoneNotifier(targets: c.notifyTargets, sources: c.addresses, logger: logger)
+        let secondaries = ZoneNotifier(targets: c.notifyTargets, sources: c.addresses, key: c.transferKey, logger: logger)
         // Once at start too: a secondary that missed a reload while this
         // server was down learns of the serial now, not at its SOA refresh.
         secondaries.announce(zone.soaRecord)
@@ -322,6 +327,8 @@ struct ServingContext: Sendable {
     /// Present when some client may transfer the zone.
     let secondaries: SecondaryLog?
     let notifications: NotifyReceiver
+    let transferGuard: TransferGuard
+    let logger: Logger
 }
 
 /// What identifies one version of data.cdb: a rename gives a new inode, an

@@ -4,6 +4,7 @@ import DNSWire
 import NIOCore
 import NIOPosix
 import Telemetry
+import TSIG
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -283,16 +284,39 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
                 return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
             }
             let held = kind == .ixfr ? ZoneTransfer.heldSerial(in: q) : nil
+            var signer: TSIGSigner?
+            switch serving.transferGuard.judge(q, required: true) {
+            case .allowed(let tsig): signer = tsig
+            case .refused(let reason):
+                serving.logger.notice("transfer refused", metadata: ["client": "\(peer)", "reason": "\(reason)"])
+                log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
+                return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
+            case .failed(let bytes, let reason):
+                serving.logger.notice("transfer refused", metadata: ["client": "\(peer)", "reason": "\(reason)"])
+                log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
+                return TransferGuard.write(bytes, into: Self.scratch)
+            }
             guard !serving.expiry.isIntercepting else {
                 log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
                 // The responder, which never streams a transfer, refuses it.
                 return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
             }
             log.requested(peer, holding: held, now: now)
-            transfer = Transfer(reply: zoneTransfer.reply(to: query.qtype, holding: held), query: query,
-                                packet: Array(q[0..<query.questionEnd]), kind: kind,
-                                expire: query.edns?.expire == true ? serving.expiry.expireSeconds(now: now) : nil)
+            let reply = zoneTransfer.reply(to: query.qtype, holding: held)
+            // What went on the wire: an IXFR answered with the whole zone is an AXFR's bytes.
+            transfer = Transfer(reply: reply, query: query, packet: Array(q[0..<query.questionEnd]), kind: reply.form == .full ? .axfr : kind,
+                                expire: query.edns?.expire == true ? serving.expiry.expireSeconds(now: now) : nil, signer: signer)
             return nil
+        }
+        var signer: TSIGSigner?
+        if transferAllowed, query.qtype == .soa, query.qnameLength == 1 {
+            switch serving.transferGuard.judge(q, required: false) {
+            case .allowed(let tsig): signer = tsig
+            case .refused: break
+            case .failed(let bytes, let reason):
+                serving.logger.notice("signed SOA query refused", metadata: ["client": "\(peer.map(\.description) ?? "?")", "reason": "\(reason)"])
+                return TransferGuard.write(bytes, into: Self.scratch)
+            }
         }
         var reply = responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
         if transferAllowed, let peer, query.qtype == .soa, query.qnameLength == 1 {
@@ -302,6 +326,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
                 reply.length = length
             }
         }
+        if var signer, let length = signer.sign(Self.scratch, length: reply.length) { reply.length = length }
         return reply
     }
 
@@ -315,6 +340,8 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         let kind: SecondaryLog.Kind
         /// RFC 7314's EXPIRE for the first message, when the query asked.
         let expire: UInt32?
+        /// Signs every message (RFC 8945 §5.3.1), with `--transfer-key`.
+        var signer: TSIGSigner?
         var next = 0
         var bytes = 0
     }
@@ -328,6 +355,8 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             if t.next == 0, let seconds = t.expire {
                 length = EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: Self.scratch) ?? length
             }
+            // Room for the TSIG is kept in every message (`ZoneTransfer`).
+            if t.signer != nil { length = t.signer!.sign(Self.scratch, length: length) ?? length }
             var buffer = context.channel.allocator.buffer(capacity: 2 + length)
             buffer.writeInteger(UInt16(length))
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))

@@ -5,6 +5,7 @@ import DNSWire
 import Logging
 import Synchronization
 import Telemetry
+import TSIG
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -192,12 +193,14 @@ final class UDPServer: @unchecked Sendable {
                         reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
                         // A secondary's SOA check (`. SOA`: a root name, then type 6): rare, so looked at closely.
                         if let secondaries, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 6 {
-                            reply.length = secondarySOA(query, reply: reply.length, peer: peers + i, log: secondaries, expiry: expiry, into: slot)
+                            reply.length = secondarySOA(query, reply: reply.length, peer: peers + i, log: secondaries, expiry: expiry,
+                                                        guard: serving.transferGuard, logger: logger, into: slot)
                         }
                         // `. IXFR` (type 251) from a secondary: the SOA alone (RFC 1995 §2).
                         if !intercepting, let secondaries, let transfer = zone.transfer, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 251,
                            let length = incrementalOverUDP(query, transfer: transfer, peer: peers + i, log: secondaries,
-                                                           payload: responder.maximumUDPPayload, into: slot) {
+                                                           guard: serving.transferGuard, logger: logger, payload: responder.maximumUDPPayload,
+                                                           into: slot) {
                             reply = Reply(length: length, kind: .answer, rcode: .noError, truncated: false)
                         }
                     case .serverFailure(let q):
@@ -235,14 +238,28 @@ final class UDPServer: @unchecked Sendable {
 /// An SOA query from a client with transfer rights is noted for `/health`,
 /// and told the time its data may still be served when it asks (RFC 7314:
 /// BIND's `request-expire` asks in its SOA checks); the reply's new length.
+/// With `--transfer-key`, a signed one gets a signed reply (or the TSIG
+/// error), as secondaries that sign their SOA checks require.
 private func secondarySOA(_ query: UnsafeRawBufferPointer, reply length: Int, peer: UnsafePointer<sockaddr_storage>,
-                          log: SecondaryLog, expiry: ExpiryState, into slot: UnsafeMutableRawBufferPointer) -> Int {
+                          log: SecondaryLog, expiry: ExpiryState, guard transferGuard: TransferGuard, logger: Logger,
+                          into slot: UnsafeMutableRawBufferPointer) -> Int {
     guard length > 0, let client = IPEndpoint(peer), log.allows(client.address) else { return length }
+    var signer: TSIGSigner?
+    switch transferGuard.judge(query, required: false) {
+    case .allowed(let tsig): signer = tsig
+    case .refused: break
+    case .failed(let reply, let reason):
+        logger.notice("signed SOA query refused", metadata: ["client": "\(client)", "reason": "\(reason)"])
+        return TransferGuard.write(reply, into: slot).length
+    }
     let now = Int64(time(nil))
     log.askedSOA(client, now: now)
-    guard case .query(let parsed) = QueryParser.parse(query), parsed.edns?.expire == true,
-          let seconds = expiry.expireSeconds(now: now) else { return length }
-    return EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: slot) ?? length
+    var length = length
+    if case .query(let parsed) = QueryParser.parse(query), parsed.edns?.expire == true, let seconds = expiry.expireSeconds(now: now) {
+        length = EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: slot) ?? length
+    }
+    if var signer { length = signer.sign(slot, length: length) ?? length }
+    return length
 }
 
 /// IXFR over UDP from a client with transfer rights (RFC 1995 §2): the
@@ -250,12 +267,24 @@ private func secondarySOA(_ query: UnsafeRawBufferPointer, reply length: Int, pe
 /// sees a newer serial and asks again over TCP, where the differences
 /// go; nil (the responder's REFUSED stands) for anyone else.
 private func incrementalOverUDP(_ query: UnsafeRawBufferPointer, transfer: ZoneTransfer, peer: UnsafePointer<sockaddr_storage>,
-                                log: SecondaryLog, payload: Int, into slot: UnsafeMutableRawBufferPointer) -> Int? {
+                                log: SecondaryLog, guard transferGuard: TransferGuard, logger: Logger, payload: Int,
+                                into slot: UnsafeMutableRawBufferPointer) -> Int? {
     guard let client = IPEndpoint(peer), log.allows(client.address), case .query(let parsed) = QueryParser.parse(query),
           transfer.isRequested(by: parsed, in: query) else { return nil }
+    var signer: TSIGSigner?
+    switch transferGuard.judge(query, required: true) {
+    case .allowed(let tsig): signer = tsig
+    case .refused(let reason):
+        logger.notice("transfer refused", metadata: ["client": "\(client)", "reason": "\(reason)"])
+        return nil
+    case .failed(let reply, let reason):
+        logger.notice("transfer refused", metadata: ["client": "\(client)", "reason": "\(reason)"])
+        return TransferGuard.write(reply, into: slot).length
+    }
     let now = Int64(time(nil))
     log.requested(client, holding: ZoneTransfer.heldSerial(in: query), now: now)
-    let length = transfer.soaOnly.write(0, replyingTo: parsed, packet: query, payload: payload, into: slot)
+    var length = transfer.soaOnly.write(0, replyingTo: parsed, packet: query, payload: payload, into: slot)
+    if var signer { length = signer.sign(slot, length: length) ?? length }
     log.transfer(client, kind: .ixfr, outcome: .ok, serial: transfer.serial, bytes: length, now: now)
     return length
 }

@@ -2,6 +2,7 @@ import Addressing
 import CNetShim
 import DNSWire
 import Logging
+import TSIG
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,6 +19,8 @@ import Glibc
 struct ZoneNotifier: Sendable {
     let targets: [IPEndpoint]
     let sources: [ListenAddress]
+    /// `--transfer-key`: each NOTIFY signed with it, each answer checked.
+    let key: TSIGKey?
     let logger: Logger
 
     static let roundsMilliseconds = [1000, 2000, 4000, 8000, 8000]
@@ -32,13 +35,16 @@ struct ZoneNotifier: Sendable {
         var message = Message(header: MessageHeader(id: id, flags: UInt16(4) << 11 | MessageHeader.aaBit))
         message.questions = [Question(name: soa.owner, type: .soa)]
         message.answers = [soa]
-        let bytes = message.encoded()
+        var bytes = message.encoded()
+        var requestMAC: [UInt8]?
+        if let key { (bytes, requestMAC) = key.sign(request: bytes) }
         let serial = SOAFields(rdata: soa.rdata)?.serial ?? 0
 
         let sockets = targets.map(socket(to:))
         defer { for fd in sockets where fd >= 0 { close(fd) } }
         var waiting = Set(sockets.indices.filter { sockets[$0] >= 0 })
         var answers: [Int: RCode] = [:]
+        var unverified: [Int: String] = [:]
         var reply = [UInt8](repeating: 0, count: 512)
         for round in Self.roundsMilliseconds where !waiting.isEmpty {
             for i in waiting { _ = Glibc.send(sockets[i], bytes, bytes.count, 0) }
@@ -56,6 +62,15 @@ struct ZoneNotifier: Sendable {
                        (reply[2] >> 3) & 0xF == 4 {
                         waiting.remove(order[k])
                         answers[order[k]] = RCode(rawValue: UInt16(reply[3] & 0xF))
+                        if let key, let requestMAC {
+                            var verifier = TSIGReplyVerifier(key: key, requestMAC: requestMAC)
+                            do throws(TSIGFailure) {
+                                _ = try verifier.verify(Array(reply[0..<n]))
+                                try verifier.finish()
+                            } catch {
+                                unverified[order[k]] = error.description
+                            }
+                        }
                     }
                 }
             }
@@ -63,6 +78,9 @@ struct ZoneNotifier: Sendable {
         for (i, target) in targets.enumerated() where sockets[i] >= 0 {
             if waiting.contains(i) {
                 logger.warning("notify not acknowledged", metadata: ["to": "\(target)", "serial": "\(serial)"])
+            } else if let why = unverified[i] {
+                // Not from the secondary that holds the key: no acknowledgement.
+                logger.warning("notify answer not signed by the key", metadata: ["to": "\(target)", "serial": "\(serial)", "error": "\(why)"])
             } else if let rcode = answers[i], rcode != .noError {
                 // A secondary that answers REFUSED or NOTIMP will not follow: not an acknowledgement.
                 logger.warning("notify answered \(rcode)", metadata: ["to": "\(target)", "serial": "\(serial)"])

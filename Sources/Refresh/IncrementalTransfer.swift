@@ -1,6 +1,7 @@
 import Addressing
 import CDBStore
 import DNSWire
+import TSIG
 import ZoneFile
 
 /// `refresh --url axfr://HOST` when the installed data holds the whole
@@ -27,7 +28,7 @@ struct IncrementalTransfer {
 
     /// Asks `server` for the differences from `installed` (the records of
     /// the data installed now, its SOA among them) up to `serial`.
-    static func fetch(from server: IPEndpoint, installed: [ResourceRecord], serial: UInt32, maximumSize: Int,
+    static func fetch(from server: IPEndpoint, key: TSIGKey?, installed: [ResourceRecord], serial: UInt32, maximumSize: Int,
                       deadline: Int) throws(Doubt) -> IncrementalTransfer {
         guard let soa = installed.first(where: { $0.type == .soa && $0.owner == .root }) else { throw Doubt("no SOA installed") }
         var query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .ixfr),
@@ -37,7 +38,16 @@ struct IncrementalTransfer {
         var received = 0
         var expire: UInt32?
         var problem: Doubt?
-        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize + 2 * 65536 + 2) { message in
+        var signing = TransferSigning(key: key)
+        let request = signing.sign(query.encoded())
+        let result = DNSExchange.overTCP(request, to: server, deadline: deadline, maximumBytes: maximumSize + 2 * 65536 + 2) { signed in
+            let message: [UInt8]
+            do throws(TSIGFailure) {
+                message = try signing.verify(signed)
+            } catch {
+                problem = Doubt("\(error)")
+                return false
+            }
             if received == 0 { expire = EDNSOption.expireSeconds(inReply: message) }
             received += 2 + message.count
             guard received <= maximumSize else {
@@ -55,6 +65,11 @@ struct IncrementalTransfer {
         if let problem { throw problem }
         if case .failure(let failure) = result { throw Doubt("\(failure)") }
         guard reader.isComplete else { throw Doubt("the reply ended early") }
+        do throws(TSIGFailure) {
+            try signing.finish()
+        } catch {
+            throw Doubt("\(error)")
+        }
         guard reader.newSerial == serial else { throw Doubt("the reply leads to serial \(reader.newSerial ?? 0), not \(serial)") }
         let records = try reader.zone(from: installed)
         var lines: [UInt8] = []

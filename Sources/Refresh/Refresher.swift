@@ -5,6 +5,7 @@ import DNSSEC
 import DNSWire
 import Foundation
 import Logging
+import TSIG
 import ZoneFile
 #if canImport(Glibc)
 import Glibc
@@ -86,6 +87,8 @@ public struct RefreshOptions: Sendable {
     /// Keep the DNSSEC records (compile's --keep-dnssec), so that `serve`
     /// answers DO queries as the root servers do, for validating resolvers.
     public var keepDNSSEC = false
+    /// `--transfer-key`: transfers from `axfr://` sources signed with it (TSIG).
+    public var transferKey: TSIGKey?
     /// The whole run, every source tried, is over by then (`RunDeadline`).
     public var maximumTime = Duration.seconds(900)
 
@@ -253,7 +256,7 @@ public enum Refresher {
             sourceName = "axfr://\(server)"
             let deadline = DNSExchange.monotonicMilliseconds() + Int(options.fetch.timeout / .milliseconds(1))
             // The serial first: an unchanged zone costs one query, not a transfer.
-            let (upstream, expireSeconds) = try TransferSource.serial(of: server, deadline: deadline)
+            let (upstream, expireSeconds) = try TransferSource.serial(of: server, key: options.transferKey, deadline: deadline)
             if !options.force, let installed, upstream != installed, !SerialNumber.isNewer(upstream, than: installed) {
                 try refuseStale(sourceName, serial: upstream, installed: installed, state: &state, data: options.data)
             }
@@ -269,13 +272,14 @@ public enum Refresher {
                 return RefreshOutcome(action: .unchanged, serial: installed, previousSerial: installed, source: sourceName)
             }
             if let installed, options.keepDNSSEC, !options.force {
-                incremental = Self.incrementalTransfer(from: server, installed: installed, serial: upstream, data: options.data,
-                                                       maximumSize: options.fetch.maximumSize, deadline: deadline, logger: logger)
+                incremental = Self.incrementalTransfer(from: server, key: options.transferKey, installed: installed, serial: upstream,
+                                                       data: options.data, maximumSize: options.fetch.maximumSize, deadline: deadline,
+                                                       logger: logger)
             }
             if let incremental {
                 zoneText = { incremental.text }
             } else {
-                let stream = TransferStream(from: server, maximumSize: options.fetch.maximumSize, deadline: deadline)
+                let stream = TransferStream(from: server, key: options.transferKey, maximumSize: options.fetch.maximumSize, deadline: deadline)
                 transfer = stream
                 zoneText = { stream.text }
             }
@@ -309,7 +313,7 @@ public enum Refresher {
             // the whole zone, judged on its own, decides.
             logger.warning("\(sourceName): the zone after IXFR does not verify (\(error)); transferring the whole zone")
             incremental = nil
-            let stream = TransferStream(from: server, maximumSize: options.fetch.maximumSize,
+            let stream = TransferStream(from: server, key: options.transferKey, maximumSize: options.fetch.maximumSize,
                                         deadline: DNSExchange.monotonicMilliseconds() + Int(options.fetch.timeout / .milliseconds(1)))
             transfer = stream
             do {
@@ -408,11 +412,11 @@ public enum Refresher {
     /// installed records, when those hold the whole zone (signatures
     /// included: the result must verify as a whole); nil, with one log
     /// line, when IXFR cannot be used and the whole zone must come.
-    static func incrementalTransfer(from server: IPEndpoint, installed: UInt32, serial: UInt32, data: String, maximumSize: Int,
+    static func incrementalTransfer(from server: IPEndpoint, key: TSIGKey?, installed: UInt32, serial: UInt32, data: String, maximumSize: Int,
                                     deadline: Int, logger: Logger) -> IncrementalTransfer? {
         guard let records = try? DataStore.load(path: data), records.contains(where: { $0.type == .rrsig }) else { return nil }
         do {
-            return try IncrementalTransfer.fetch(from: server, installed: records, serial: serial, maximumSize: maximumSize, deadline: deadline)
+            return try IncrementalTransfer.fetch(from: server, key: key, installed: records, serial: serial, maximumSize: maximumSize, deadline: deadline)
         } catch {
             logger.notice("axfr://\(server): IXFR from serial \(installed) not used (\(error)); transferring the whole zone")
             return nil

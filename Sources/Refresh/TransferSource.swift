@@ -2,6 +2,7 @@ import Addressing
 import DNSWire
 import Foundation
 import Synchronization
+import TSIG
 import ZoneFile
 
 /// `refresh --url axfr://HOST[:PORT]`: the zone by AXFR over TCP (RFC
@@ -12,13 +13,19 @@ enum TransferSource {
     /// The serial `server` serves, asked over TCP (the transfer will use
     /// it too), and the seconds its data may still be served when it says
     /// (RFC 7314's EXPIRE: a rootmirror primary does).
-    static func serial(of server: IPEndpoint, deadline: Int) throws(RefreshError) -> (serial: UInt32, expireSeconds: UInt32?) {
+    static func serial(of server: IPEndpoint, key: TSIGKey?, deadline: Int) throws(RefreshError) -> (serial: UInt32, expireSeconds: UInt32?) {
         let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .soa),
                                   edns: EDNSOption.askingExpire)
-        let reply: [UInt8]
-        switch DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline) {
+        var signing = TransferSigning(key: key)
+        var reply: [UInt8]
+        switch DNSExchange.overTCP(signing.sign(query.encoded()), to: server, deadline: deadline) {
         case .success(let bytes): reply = bytes
         case .failure(let failure): throw RefreshError(.fetch, "axfr://\(server): SOA query: \(failure)")
+        }
+        do throws(TSIGFailure) {
+            reply = try signing.verify(reply)
+        } catch {
+            throw RefreshError(.fetch, "axfr://\(server): SOA reply: \(error)")
         }
         guard let message = try? Message(parsing: reply), message.header.id == query.header.id,
               let soa = message.answers.first(where: { $0.type == .soa && $0.owner == .root }),
@@ -59,11 +66,11 @@ final class TransferStream: Sendable {
 
     /// Starts the transfer of `.` from `server`: at most `maximumSize`
     /// bytes on the wire (`--max-size`, as for a download), done by `deadline`.
-    init(from server: IPEndpoint, maximumSize: Int, deadline: Int) {
+    init(from server: IPEndpoint, key: TSIGKey?, maximumSize: Int, deadline: Int) {
         let name = "axfr://\(server)"
         text = ZoneText(streaming: name, maximumSize: maximumSize * Self.textPerWireByte)
         Thread { [self] in
-            let failure = Self.transfer(from: server, into: text, maximumSize: maximumSize, deadline: deadline, received: received) { seconds in
+            let failure = Self.transfer(from: server, key: key, into: text, maximumSize: maximumSize, deadline: deadline, received: received) { seconds in
                 expire.withLock { $0 = seconds }
             }.map { RefreshError($0.kind, "\(name): \($0.reason)") }
             // Recorded before the text ends: the parser, woken by the end,
@@ -75,17 +82,26 @@ final class TransferStream: Sendable {
 
     /// Reads the transfer into `text`; nil when it ended with its closing
     /// SOA, or why not.
-    private static func transfer(from server: IPEndpoint, into text: ZoneText, maximumSize: Int, deadline: Int, received total: borrowing Mutex<Int>,
+    private static func transfer(from server: IPEndpoint, key: TSIGKey?, into text: ZoneText, maximumSize: Int, deadline: Int, received total: borrowing Mutex<Int>,
                                  expire: (UInt32) -> Void) -> (kind: RefreshError.Kind, reason: String)? {
         let query = Message.query(id: UInt16.random(in: 0...UInt16.max), question: Question(name: .root, type: .axfr),
                                   edns: EDNSOption.askingExpire)
         var reader = TransferReader(queryID: query.header.id)
+        var signing = TransferSigning(key: key)
+        let request = signing.sign(query.encoded())
         var problem: (kind: RefreshError.Kind, reason: String)?
         let cap = "the --max-size cap of \(maximumSize >> 20) MiB"
         var received = 0
         // The exchange's own cap only bounds what it buffers (a message and
         // a 64 KiB read past ours): the count of whole messages decides.
-        let result = DNSExchange.overTCP(query.encoded(), to: server, deadline: deadline, maximumBytes: maximumSize + 2 * 65536 + 2) { message in
+        let result = DNSExchange.overTCP(request, to: server, deadline: deadline, maximumBytes: maximumSize + 2 * 65536 + 2) { signed in
+            let message: [UInt8]
+            do throws(TSIGFailure) {
+                message = try signing.verify(signed)
+            } catch {
+                problem = (.fetch, "\(error)")
+                return false
+            }
             if reader.records == 0, let seconds = EDNSOption.expireSeconds(inReply: message) { expire(seconds) }
             received += 2 + message.count
             total.withLock { $0 = received }
@@ -108,6 +124,12 @@ final class TransferStream: Sendable {
         if case .failure(let failure) = result {
             return (.fetch, reader.records == 0 ? "\(failure)" : "the transfer ended before its closing SOA, after \(reader.records) records: \(failure)")
         }
-        return reader.isComplete ? nil : (.fetch, "the transfer ended before its closing SOA, after \(reader.records) records")
+        guard reader.isComplete else { return (.fetch, "the transfer ended before its closing SOA, after \(reader.records) records") }
+        do throws(TSIGFailure) {
+            try signing.finish()
+        } catch {
+            return (.fetch, "\(error)")
+        }
+        return nil
     }
 }

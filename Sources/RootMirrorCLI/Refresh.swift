@@ -45,6 +45,8 @@ struct RefreshCommand: ParsableCommand {
 
     @OptionGroup var source: RefreshArguments
 
+    @OptionGroup(title: "Transfers (axfr:// sources)") var tsig: TSIGOptions
+
     func validate() throws {
         if (file == nil) != (sig == nil) { throw ValidationError("--file and --sig go together") }
         if file != nil && !source.url.isEmpty { throw ValidationError("--file and --url exclude each other") }
@@ -57,6 +59,7 @@ struct RefreshCommand: ParsableCommand {
     private func refresh() async throws {
         let started = ContinuousClock.now
         var options = try source.options(data: data)
+        options.transferKey = try tsig.key()
         options.force = force
         if let file { options.sources = [.files(zone: file, signature: sig!)] }
         do throws(RefreshError) {

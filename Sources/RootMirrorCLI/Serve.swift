@@ -31,10 +31,14 @@ struct Serve: ParsableCommand {
             data has expired (no refresh for longer than the SOA EXPIRE), queries are relayed to \
             the upstreams by default (--on-expiry), until fresh data is installed.
 
-            A fleet: clients in an --allow-transfer prefix may copy the zone as served (AXFR, or \
-            IXFR answered with the whole zone) over TCP; anyone else, and any transfer over UDP, is \
-            refused. At start and after each reload, every --notify address is sent a NOTIFY for the zone, \
-            from the first --listen address of its family.
+            A fleet: clients in an --allow-transfer prefix may copy the zone as served over TCP: \
+            AXFR, or IXFR with the differences since their serial (kept in DATA.journal, written \
+            by compile and refresh, or by the server when another tool replaced data.cdb); IXFR \
+            over UDP gets the SOA alone. With --transfer-key, a transfer must also be signed with \
+            that TSIG key (from --tsig-key), and every reply is signed. At start and after each \
+            reload, every --notify address is sent a NOTIFY for the zone (signed with the key), \
+            from the first --listen address of its family. With --refresh, a NOTIFY from an \
+            axfr:// source or an --upstream starts a refresh at once; any other is refused.
 
             With --refresh the server keeps data.cdb fresh itself, running `rootmirror refresh` \
             (the same lock and state file as cron's run; the refresh options below are passed to \
@@ -103,6 +107,9 @@ struct Serve: ParsableCommand {
     @OptionGroup(title: "Freshness")
     var freshness: FreshnessOptions
 
+    @OptionGroup(title: "Fleet authentication (TSIG)")
+    var tsig: TSIGOptions
+
     @Flag(help: "Refresh data.cdb from the sources below when it is missing, old or behind the upstreams (as `rootmirror refresh`).")
     var refresh = false
 
@@ -124,6 +131,11 @@ struct Serve: ParsableCommand {
         } catch {
             throw fail("--allow-transfer: \(error)", exitCode: 64)
         }
+        config.transferKey = try tsig.key()
+        // A key alone opens transfers to whoever holds it; with prefixes, both are needed.
+        if config.transferKey != nil && config.transferClients.isEmpty {
+            config.transferClients = [try! IPPrefix(parsing: "0.0.0.0/0"), try! IPPrefix(parsing: "::/0")]
+        }
         do {
             config.notifyTargets = try notify.map { (text) throws(IPEndpointError) in try IPEndpoint(parsing: text, defaultPort: 53) }
         } catch {
@@ -142,7 +154,7 @@ struct Serve: ParsableCommand {
                 throw fail("--refresh does not work with --chroot (refresh needs gpg, DNS and CA certificates outside it); "
                     + "run `rootmirror refresh` from cron or the timer instead", exitCode: 64)
             }
-            config.refreshArguments = ["-d", data] + source.arguments
+            config.refreshArguments = ["-d", data] + source.arguments + tsig.arguments
             // A NOTIFY is heard from the primaries transferred from, and the upstreams asked.
             config.primaries = source.sources.compactMap { try? RefreshOptions.Source(parsing: $0) }.compactMap { source in
                 if case .axfr(let server) = source { server.address } else { nil }

@@ -67,7 +67,10 @@ struct DifferentialTests {
     /// Knot serving `zone`, which loopback clients may transfer; with
     /// `primary`, a secondary that transfers it from there (and takes its
     /// NOTIFY) when the file is missing.
-    static func startKnot(zone: String, dir: Scratch, endpoint: Endpoint, primary: Endpoint? = nil) throws -> Daemon {
+    /// With `key` (a TSIG key's name, algorithm and secret), the primary is
+    /// asked with it and its NOTIFY must carry it.
+    static func startKnot(zone: String, dir: Scratch, endpoint: Endpoint, primary: Endpoint? = nil,
+                          key: (name: String, algorithm: String, secret: String)? = nil) throws -> Daemon {
         let storage = dir.file("knot")
         try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
         let config = """
@@ -83,11 +86,13 @@ struct DifferentialTests {
             log:
               - target: stderr
                 any: warning
+            \(key.map { "key:\n  - id: \($0.name)\n    algorithm: \($0.algorithm)\n    secret: \($0.secret)" } ?? "")
             acl:
               - id: loopback
                 address: 127.0.0.0/8
                 action: [transfer, notify]
-            \(primary.map { "remote:\n  - id: primary\n    address: \($0.host)@\($0.port)" } ?? "")
+            \(key.map { "    key: \($0.name)" } ?? "")
+            \(primary.map { "remote:\n  - id: primary\n    address: \($0.host)@\($0.port)\n    via: \(endpoint.host)" + (key.map { "\n    key: \($0.name)" } ?? "") } ?? "")
             template:
               - id: default
                 storage: \(storage)

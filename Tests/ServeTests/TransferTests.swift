@@ -81,11 +81,13 @@ struct TransferTests {
     }
 
     /// A full AXFR from `endpoint` as dig prints it, one record a line, sorted.
-    static func transferredRecords(from endpoint: Endpoint, source: String? = nil) throws -> [String] {
+    /// With `key`, the transfer is signed with it, and its TSIG records left out.
+    static func transferredRecords(from endpoint: Endpoint, source: String? = nil, key: FleetTSIGTests.Key? = nil) throws -> [String] {
         let result = try run("/usr/bin/dig", ["@\(endpoint.host)", "-p", "\(endpoint.port)", ".", "AXFR",
                                               "+nocmd", "+nostats", "+nocomments", "+time=10", "+tries=1"]
-                                              + (source.map { ["-b", $0] } ?? []))
-        return result.output.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix(";") }.map(String.init).sorted()
+                                              + (source.map { ["-b", $0] } ?? []) + (key.map { ["-k", $0.file] } ?? []))
+        return result.output.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix(";") && !$0.contains("\tTSIG\t") }
+            .map(String.init).sorted()
     }
 
     /// The first difference between two sorted record lists, for a failure message.

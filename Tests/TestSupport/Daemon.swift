@@ -94,9 +94,10 @@ public final class RootmirrorServer {
 /// Debian's NSD in the foreground, serving `zones` (name, file) on each
 /// `listen` address (`ADDR` or `ADDR@PORT`), with rate limiting off: tests
 /// and benchmarks send many queries from one address. `zoneOptions` are
-/// added to every zone (a secondary's `request-xfr:`, say).
+/// added to every zone (a secondary's `request-xfr:`, say); `clauses`
+/// after the server's (a `key:`).
 public func startNSD(zones: [(name: String, file: String)], listen: [String], in dir: Scratch,
-                     zoneOptions: [String] = []) throws -> Daemon {
+                     zoneOptions: [String] = [], clauses: String = "") throws -> Daemon {
     let state = dir.file("nsd")
     try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
     let config = """
@@ -115,6 +116,7 @@ public func startNSD(zones: [(name: String, file: String)], listen: [String], in
             verbosity: 1
         remote-control:
             control-enable: no
+        \(clauses)
         \(zones.map { "zone:\n    name: \"\($0.name)\"\n    zonefile: \"\($0.file)\"" + zoneOptions.map { "\n    \($0)" }.joined() }.joined(separator: "\n"))
 
         """
