@@ -119,3 +119,93 @@ import TestSupport
         #expect(try content(target.data) == content(primaryData))
     }
 }
+
+/// A rootmirror following another with a TSIG key: `serve --refresh`
+/// refreshes as soon as its primary's signed NOTIFY comes (its SOA timers
+/// alone would wait 30 minutes), by IXFR; NOTIFY from anyone else, or
+/// unsigned, is refused; `refresh` with a wrong secret gets nothing, and a
+/// key file others can read is refused before anything is asked.
+@Suite(.serialized) struct FollowByNotifyTests {
+    let base: IncrementalRefreshTests
+    let key: String
+
+    init() throws {
+        base = try IncrementalRefreshTests()
+        let made = try run("/usr/sbin/tsig-keygen", ["-a", "hmac-sha256", "fleet"])
+        try #require(made.status == 0, "\(made.stderr)")
+        key = base.files.write("fleet.key", made.stdout)
+        chmod(key, 0o600)
+    }
+
+    var keyArguments: [String] { ["--tsig-key", key, "--transfer-key", "fleet"] }
+
+    @Test func aSignedNotifyStartsARefreshByIXFR() throws {
+        try base.publish(serial: 1)
+        let follower = Endpoint.random()
+        let primary = try RootmirrorServer(data: base.primaryData, directory: base.files,
+                                           extra: keyArguments + ["--notify", follower.description])
+        defer { primary.stop() }
+        let first = try base.target.refresh(["--url", "axfr://\(primary.endpoint)", "--keep-dnssec", "--trust-anchor", base.zone.anchor,
+                                             "--min-tlds", "1"] + keyArguments)
+        try #require(first.status == 0, "\(first.stderr)")
+
+        // A directory of its own: each server's log is rootmirror-N.log in its directory.
+        let server = try RootmirrorServer(data: base.target.data, directory: try base.files.subdirectory("follower"), extra: [
+            "--refresh", "--url", "axfr://\(primary.endpoint)", "--upstream", primary.endpoint.description, "--keep-dnssec",
+            "--trust-anchor", base.zone.anchor, "--min-tlds", "1", "--timeout", "5",
+        ] + keyArguments, endpoint: follower)
+        defer { server.stop() }
+        try base.publish(serial: 2)
+        #expect(server.daemon.wait(until: { (try? servedSerial(follower)) == "2" }, attempts: 1200), "\(server.daemon.log)")
+        #expect(server.daemon.log.contains("reason=notify from \(primary.endpoint.host)"), "\(server.daemon.log)")
+        #expect(server.daemon.log.contains("IXFR, 1 difference"), "\(server.daemon.log)")
+        #expect(primary.daemon.wait(until: {
+            primary.daemon.log.split(separator: "\n").contains { $0.contains("notify acknowledged") && $0.contains("serial=2") }
+        }), "\(primary.daemon.log)")
+
+        // Unsigned, from the primary's own address: refused, and no refresh.
+        let refreshes = server.daemon.log.components(separatedBy: "reason=notify").count
+        for source in [primary.endpoint.host, "127.0.0.1"] {
+            let notify = try run("/usr/bin/dig", ["@\(follower.host)", "-p", "\(follower.port)", "-b", source, "+opcode=notify",
+                                                  "+norecurse", ".", "SOA", "+time=3", "+tries=1"])
+            #expect(notify.output.contains("status: REFUSED"), "\(notify.output)")
+        }
+        #expect(server.daemon.log.contains("not signed by key fleet"), "\(server.daemon.log)")
+        #expect(server.daemon.log.contains("not a primary this server refreshes from"), "\(server.daemon.log)")
+        #expect(server.daemon.log.components(separatedBy: "reason=notify").count == refreshes)
+    }
+
+    @Test func aPrimaryLogsWhatASecondaryAnswers() throws {
+        try base.publish(serial: 1)
+        // A rootmirror that follows no one: it refuses the NOTIFY, and the primary says so.
+        let secondary = try RootmirrorServer(data: base.primaryData, directory: try base.files.subdirectory("secondary"))
+        defer { secondary.stop() }
+        let primary = try RootmirrorServer(data: base.primaryData, directory: base.files,
+                                           extra: ["--allow-transfer", "127.0.0.0/8", "--notify", secondary.endpoint.description])
+        defer { primary.stop() }
+        #expect(primary.daemon.wait(until: { primary.daemon.log.contains("notify answered REFUSED") }), "\(primary.daemon.log)")
+        #expect(!primary.daemon.log.contains("notify acknowledged"), "\(primary.daemon.log)")
+    }
+
+    @Test func aWrongSecretOrAKeyFileOthersReadGetsNothing() throws {
+        try base.publish(serial: 1)
+        let primary = try RootmirrorServer(data: base.primaryData, directory: base.files, extra: keyArguments)
+        defer { primary.stop() }
+        let text = try String(contentsOfFile: key, encoding: .utf8)
+        let secret = try #require(text.split(separator: "\"").dropFirst(3).first)
+        let wrong = base.files.write("wrong.key", Array(text.replacingOccurrences(of: secret, with: Data(repeating: 1, count: 32).base64EncodedString()).utf8))
+        chmod(wrong, 0o600)
+        let refused = try base.target.refresh(["--url", "axfr://\(primary.endpoint)", "--keep-dnssec", "--trust-anchor", base.zone.anchor,
+                                               "--min-tlds", "1", "--tsig-key", wrong, "--transfer-key", "fleet"])
+        expectOneLineFailure(refused, status: 2, mentions: "BADSIG")
+        #expect(!FileManager.default.fileExists(atPath: base.target.data))
+
+        chmod(wrong, 0o644)
+        for command in [["refresh", "-d", base.target.data, "--url", "axfr://\(primary.endpoint)"], ["serve", "-d", base.primaryData, "--http", "off"]] {
+            let readable = try run(rootmirrorBinary, command + ["--tsig-key", wrong, "--transfer-key", "fleet"])
+            expectOneLineFailure(readable, status: 64, mentions: "\(wrong): readable by others")
+            let unknown = try run(rootmirrorBinary, command + ["--tsig-key", key, "--transfer-key", "other"])
+            expectOneLineFailure(unknown, status: 64, mentions: "--transfer-key other: no such key in \(key)")
+        }
+    }
+}
