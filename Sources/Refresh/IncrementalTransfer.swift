@@ -54,10 +54,10 @@ struct IncrementalTransfer {
                 problem = Doubt("the reply is over the --max-size cap")
                 return false
             }
-            do throws(Doubt) {
+            do throws(TransferError) {
                 try reader.read(message)
             } catch {
-                problem = error
+                problem = Doubt(error.description)
                 return false
             }
             return !reader.isComplete
@@ -71,130 +71,16 @@ struct IncrementalTransfer {
             throw Doubt("\(error)")
         }
         guard reader.newSerial == serial else { throw Doubt("the reply leads to serial \(reader.newSerial ?? 0), not \(serial)") }
-        let records = try reader.zone(from: installed)
+        let records: [ResourceRecord]
+        do throws(TransferError) {
+            records = try reader.zone(from: installed)
+        } catch {
+            throw Doubt(error.description)
+        }
         var lines: [UInt8] = []
         lines.reserveCapacity(records.count * 96)
         for record in records { lines += TransferReader.line(for: record) }
         return IncrementalTransfer(text: ZoneText(bytes: lines, path: "ixfr://\(server)"), incremental: !reader.isWholeZone,
                                    bytes: received, differences: reader.differences.count, expireSeconds: expire)
-    }
-}
-
-/// An IXFR reply read record by record (RFC 1995 §4): the new SOA, then
-/// either the differences (each an old SOA, the records deleted, a new
-/// SOA, the records added) or, from a primary that sends the whole zone
-/// instead, every record; the new SOA again ends it.
-struct IncrementalReader {
-    let queryID: UInt16
-    /// The serial the request said is installed.
-    let installed: UInt32
-    private(set) var newSerial: UInt32?
-    private(set) var isComplete = false
-    private(set) var isWholeZone = false
-    private(set) var differences: [ZoneDifference] = []
-    private var wholeZone: [ResourceRecord] = []
-    private var opening: ResourceRecord?
-    private var current: ZoneDifference?
-    /// In a difference: past its new SOA, reading what it adds.
-    private var adding = false
-    private var count = 0
-
-    init(queryID: UInt16, installed: UInt32) {
-        self.queryID = queryID
-        self.installed = installed
-    }
-
-    mutating func read(_ bytes: [UInt8]) throws(IncrementalTransfer.Doubt) {
-        guard let message = try? Message(parsing: bytes), message.header.id == queryID, message.header.isResponse else {
-            throw .init("a malformed message after \(count) records")
-        }
-        guard message.rcode == .noError else { throw .init("IXFR answered \(message.rcode)") }
-        for var record in message.answers where !isComplete {
-            record.owner = record.owner.lowercased()
-            try read(record)
-            count += 1
-        }
-    }
-
-    private mutating func read(_ record: ResourceRecord) throws(IncrementalTransfer.Doubt) {
-        let serial = record.type == .soa ? SOAFields(rdata: record.rdata)?.serial : nil
-        guard let opening else {
-            guard let serial else { throw .init("the reply does not start with the SOA") }
-            self.opening = record
-            newSerial = serial
-            return
-        }
-        if count == 1 {
-            // RFC 1995 §4: a second SOA starts the differences; anything else is the zone in AXFR form.
-            if serial == installed {
-                current = ZoneDifference(from: record, to: record, deleted: [], added: [])
-            } else if record.type == .soa {
-                // The new SOA alone again: the client is current; or a reply we cannot read.
-                throw .init(serial == newSerial ? "the primary says serial \(installed) is current" : "the difference does not start at serial \(installed)")
-            } else {
-                isWholeZone = true
-                wholeZone = [opening, record]
-            }
-            return
-        }
-        if isWholeZone {
-            if record.type == .soa {
-                guard record.rdata == opening.rdata else { throw .init("the closing SOA differs from the opening one") }
-                isComplete = true
-            } else {
-                wholeZone.append(record)
-            }
-            return
-        }
-        guard var difference = current else { throw .init("a record after the end of the differences") }
-        guard record.type == .soa else {
-            if adding { difference.added.append(record) } else { difference.deleted.append(record) }
-            current = difference
-            return
-        }
-        if !adding {
-            difference.to = record
-            adding = true
-            current = difference
-            return
-        }
-        differences.append(difference)
-        guard serial != newSerial || difference.toSerial != newSerial else {
-            guard record.rdata == opening.rdata else { throw .init("the closing SOA differs from the opening one") }
-            isComplete = true
-            return
-        }
-        guard serial == difference.toSerial else {
-            throw .init("a difference starts at serial \(serial ?? 0), where the one before ended at \(difference.toSerial)")
-        }
-        current = ZoneDifference(from: record, to: record, deleted: [], added: [])
-        adding = false
-    }
-
-    /// The zone the reply describes: the whole zone it carried, or
-    /// `installed` with the differences applied in order (records keep
-    /// their places; added ones follow). A deletion of a record that is
-    /// not there means the two sides disagree on the zone.
-    func zone(from installed: [ResourceRecord]) throws(IncrementalTransfer.Doubt) -> [ResourceRecord] {
-        if isWholeZone { return wholeZone }
-        var records = installed.map { record in
-            var record = record
-            record.owner = record.owner.lowercased()
-            return record
-        }
-        for difference in differences {
-            guard let soa = records.firstIndex(where: { $0.type == .soa }), records[soa] == difference.from else {
-                throw .init("the installed SOA is not serial \(difference.fromSerial)'s")
-            }
-            records[soa] = difference.to
-            var deleting = Set(difference.deleted)
-            guard deleting.count == difference.deleted.count else { throw .init("serial \(difference.toSerial) deletes a record twice") }
-            records.removeAll { deleting.remove($0) != nil }
-            if let missing = deleting.first {
-                throw .init("serial \(difference.toSerial) deletes \(missing.owner) \(missing.type), which is not installed")
-            }
-            records += difference.added
-        }
-        return records
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// The files kept beside data.cdb, as `refresh`, `serve` and `check` read
-/// them: the input as `data.cdb.state` and as `data.cdb.anchors`. What reads
+/// them: the input as `data.cdb.state`, `data.cdb.anchors` and `data.cdb.journal`. What reads
 /// must hold what the readers promise: every time one the clock can be
 /// subtracted from (the arithmetic `serve` does with it), and the text
 /// written back reads back the same. Errors are expected; crashes are not.
@@ -30,6 +30,10 @@ func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
         _ = anchors.summary(at: now)
         precondition((try? TrustAnchorState(parsing: anchors.text, path: "again")) == anchors, "the anchors do not read back as written")
+    }
+    withInputFile(data, size, named: "data.cdb.journal") { path in
+        guard let journal = try? ZoneJournal.read(forData: String(path.dropLast(".journal".count))) else { return }
+        precondition((try? ZoneJournal(decoding: journal.encoded(), path: "again")) == journal, "the journal does not read back as written")
     }
     return 0
 }
