@@ -70,7 +70,8 @@ for flavour in signed stripped; do
     ourpid=$!; pids+=($ourpid)
 
     # Knot's zone file: what rootmirror serves, as a file (signed: all; stripped: without DNSSEC).
-    zonefile() { kdig @"$ours" -p "$port" . AXFR +nocomments +nostats +noquestion | grep -v '^;' > "$1"; }
+    # (Without the closing SOA: a file holds it once.)
+    zonefile() { kdig @"$ours" -p "$2" . AXFR +noidn +nocomments +nostats +noquestion | grep -v '^;' | sed '$d' > "$1"; }
     cat > "$work/$flavour/knot.conf" <<CONF
 server:
     rundir: $work/$flavour/knot
@@ -105,12 +106,12 @@ CONF
         --http off --check-interval off --on-expiry serve --udp-threads 1 2>/dev/null &
     oldpid=$!
     for _ in $(seq 100); do kdig @"$ours" -p $((port + 1)) . SOA +short >/dev/null 2>&1 && break; sleep 0.1; done
-    kdig @"$ours" -p $((port + 1)) . AXFR +nocomments +nostats +noquestion | grep -v '^;' > "$work/$flavour/root.zone"
+    zonefile "$work/$flavour/root.zone" $((port + 1))
     kill $oldpid
     knotd -c "$work/$flavour/knot.conf" >"$work/$flavour/knot.log" 2>&1 &
     knotpid=$!; pids+=($knotpid)
     for _ in $(seq 150); do [ -n "$(kdig @"$knot" -p "$port" . SOA +short 2>/dev/null)" ] && break; sleep 0.2; done
-    zonefile "$work/$flavour/root.zone"
+    zonefile "$work/$flavour/root.zone" "$port"
     knotc -c "$work/$flavour/knot.conf" zone-reload . >/dev/null
     for _ in $(seq 150); do kdig @"$knot" -p "$port" . SOA +short | grep -q 2026082201 && break; sleep 0.2; done
 

@@ -183,7 +183,13 @@ import Glibc
         server.daemon.signal(SIGKILL)
         server.daemon.process.waitUntilExit()
 
-        #expect(server.daemon.wait(until: { !isAlive(refresh) }), "the refresh child outlived its server")
+        // Polled by hand: the daemon's own wait stops at once, its process being gone.
+        var gone = !isAlive(refresh)
+        for _ in 0..<400 where !gone {
+            usleep(25_000)
+            gone = !isAlive(refresh)
+        }
+        #expect(gone, "the refresh child outlived its server")
         let again = try RootmirrorServer(data: target.data, directory: files, extra: options, endpoint: server.endpoint)
         again.stop()
     }
