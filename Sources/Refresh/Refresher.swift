@@ -164,6 +164,7 @@ public enum Refresher {
         let deadline = RunDeadline(limit: options.maximumTime, workspace: workspace)
         defer { deadline.finish() }
 
+        var first: RefreshError?
         for (index, source) in options.sources.enumerated() {
             deadline.on(source.name)
             do {
@@ -172,7 +173,15 @@ public enum Refresher {
             } catch {
                 // A source that fails is one line, and the next is tried;
                 // a local failure would fail them all.
-                guard index < options.sources.count - 1, error.kind != .local else { throw error }
+                guard error.kind != .local else { throw error }
+                guard index < options.sources.count - 1 else {
+                    // The first source's failure is the one to act on (internic
+                    // does not resolve); the fallbacks' only say they failed too.
+                    guard let first else { throw error }
+                    let others = index == 1 ? "the other source" : "all \(index) other sources"
+                    throw RefreshError(first.kind, "\(first.description); \(others) failed too, the last: \(error.description)")
+                }
+                first = first ?? error
                 logger.warning("\(error.description.split(whereSeparator: \.isNewline).joined(separator: " ")); trying the next source")
             }
         }
@@ -191,6 +200,9 @@ public enum Refresher {
         }
         let installedSOA = DataStore.soa(path: options.data)
         let installed = installedSOA?.serial
+        // Data compiled without what the options ask for (--keep-dnssec
+        // switched on or off) is not current at any serial: it is replaced.
+        let asAsked = installed != nil && DataStore.keepsDNSSEC(path: options.data) == options.keepDNSSEC
 
         let sourceName: String
         /// The zone's text, opened once the signature check has started;
@@ -220,7 +232,7 @@ public enum Refresher {
             // Ask "changed since?" only when what is installed is what the
             // last run took from this URL: otherwise (no data.cdb, another
             // mirror, a hand-run compile since) a 304 would keep the wrong data.
-            let conditional = !options.force && installed != nil && installed == state.serial && state.source == urls.zone
+            let conditional = !options.force && asAsked && installed == state.serial && state.source == urls.zone
                 ? Validators(etag: state.etag, lastModified: state.lastModified) : nil
             let fetched: FetchResult
             do {
@@ -256,7 +268,7 @@ public enum Refresher {
             if !options.force, let installed, upstream != installed, !SerialNumber.isNewer(upstream, than: installed) {
                 try refuseStale(sourceName, serial: upstream, installed: installed, state: &state, data: options.data)
             }
-            if !options.force, let installed, upstream == installed {
+            if !options.force, asAsked, let installed, upstream == installed {
                 state.lastSuccess = now()
                 // A primary's word on how fresh the serial is counts no
                 // more than what it says of its own data (RFC 7314).
@@ -307,7 +319,7 @@ public enum Refresher {
         var action = RefreshOutcome.Action.installed
         if let installed, !options.force {
             if serial == installed {
-                action = .unchanged
+                if asAsked { action = .unchanged }
             } else if !SerialNumber.isNewer(serial, than: installed) {
                 try refuseStale(sourceName, serial: serial, installed: installed, state: &state, data: options.data)
             }
