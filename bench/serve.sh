@@ -57,7 +57,7 @@ if [ -n "$signed" ]; then
 else
     zcat "$zone_gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|NSEC3PARAM|DNSKEY|DS|CDS|CDNSKEY|ZONEMD)$/' > "$work/root.zone"
 fi
-python3 "$shared/bench/make-queries.py" "$work/root.zone" 200000 1 > "$work/queries.txt"
+python3 "$here/bench/make-queries.py" "$work/root.zone" 200000 1 > "$work/queries.txt"
 
 # Every process of a server: NSD forks xfrd and its server process (a
 # grandchild), and may replace the server process after loading, so the
