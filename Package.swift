@@ -11,7 +11,8 @@ import PackageDescription
 ///   checked; the files kept beside it (refresh's state, the RFC 5011 trust-anchor state).
 /// - `Answering`: the answer-ready index (DO templates for signed data, the AXFR messages) and
 ///   the responder shared by `serve` and `query`.
-/// - `Addressing`: IP endpoints and prefixes as operators write them, and a DNS exchange over TCP.
+/// - `Addressing`: IP endpoints and prefixes as operators write them, a DNS exchange over TCP,
+///   and `OSThread`, the plain POSIX thread that serve's workers and refresh's blocking work run on.
 /// - `Freshness`: the SOA monitor, the verdict on how stale the served data is, and when
 ///   `serve --refresh` refreshes.
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`), with the
@@ -22,7 +23,9 @@ import PackageDescription
 ///   them (counting, forwarding once the data has expired), and systemd's readiness and
 ///   watchdog, fed by the answering threads.
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
-///   resident with the root zone) has no room for it.
+///   resident with the root zone) has no room for it. No module imports full Foundation:
+///   where one needs Data, JSONDecoder or FileManager it imports FoundationEssentials, since
+///   Foundation itself links ICU and its 34 MB of data (LinkedLibrariesTests holds to it).
 /// - `DNSSEC`: trust in the zone from DNS's own proofs: the DNSSEC chain from the trust
 ///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone; `verify`.
 /// - `Refresh`: fetch (async-http-client, or AXFR), verify (gpgme, pinned key), compile and

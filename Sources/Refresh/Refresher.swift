@@ -3,7 +3,7 @@ import CDBStore
 import Dispatch
 import DNSSEC
 import DNSWire
-import Foundation
+import FoundationEssentials
 import Logging
 import ZoneFile
 #if canImport(Glibc)
@@ -444,11 +444,11 @@ public enum Refresher {
         let verification = Handoff<SignatureVerifier.Signer?, RefreshError>()
         if let signature {
             let verifier = options.verifier
-            Thread {
+            OSThread.detach {
                 verification.finish(Result { () throws(RefreshError) in
                     try verifier.verify(signature: signature.path, data: signature.data, home: home, label: signature.name)
                 })
-            }.start()
+            }
         } else {
             verification.finish(.success(nil))
         }
