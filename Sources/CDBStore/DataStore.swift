@@ -72,7 +72,7 @@ public enum DataStore {
                 unlink(temporary)
             }
         }
-        var writer = CDBFile.Writer(fd: fd)
+        let writer = CDBFile.Writer(fd: fd)
         // Each value is assembled in one scratch buffer, big enough for any
         // rdata: a store of the header fields and one copy. The key is the
         // owner folded to lower case, once per run of its records.

@@ -457,8 +457,12 @@ public enum Refresher {
         do {
             let text = try zoneText()
             let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: options.keepDNSSEC)
-            prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
-                                                                 temporary: staging, verify: proofs.run))
+            var verify: ZoneCompiler.Verification?
+            if proofs.checksAnything { verify = proofs.run }
+            let (checked, staged) = try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
+                                                                     temporary: staging, verify: verify)
+            if !proofs.checksAnything { proofs.skip(serial: checked.soa.serial) }
+            prepared = .success((checked, staged))
         } catch {
             prepared = .failure(RefreshError(.data, "\(error)"))
         }
