@@ -3,7 +3,7 @@
 # Safe to run again: identical files are left as they are (install -C), and
 # data.cdb and the files in the service's env/ are never overwritten.
 #
-#   make install                      build (release, static stdlib) and install
+#   make install                      build (release, static stdlib) and install it stripped
 #   make install DESTDIR=/tmp/root    stage under /tmp/root: no account is made
 #   make install BINARY=path/rootmirror   install this binary instead of building
 #   make fuzz SECONDS=60              build the libFuzzer targets, run each 60 s
@@ -30,6 +30,7 @@ ADDUSER ?= $(if $(DESTDIR),no,yes)
 SHARE    = $(PREFIX)/share/rootmirror
 UNITDIR  = $(PREFIX)/lib/systemd/system
 INSTALL  = install -C
+STRIPPED = .build/install/rootmirror
 
 DEBDIR  ?= .build/deb
 DEB_VERSION ?=
@@ -47,7 +48,10 @@ install:
 		useradd --system --user-group --home-dir $(DATADIR) --no-create-home \
 			--shell /usr/sbin/nologin --comment "rootmirror DNS root mirror" $(ACCOUNT); \
 	fi
-	$(INSTALL) -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/rootmirror
+	@# Stripped, without the build's RUNPATH, into .build first: install -C
+	@# cannot strip, and an unchanged binary must stay untouched.
+	service/strip-binary $(BINARY) $(STRIPPED)
+	$(INSTALL) -D -m 0755 $(STRIPPED) $(DESTDIR)$(PREFIX)/bin/rootmirror
 	$(INSTALL) -D -m 0644 zones/internic-registry-admin.asc $(DESTDIR)$(SHARE)/internic-registry-admin.asc
 	$(INSTALL) -D -m 0644 zones/root-anchors.xml $(DESTDIR)$(SHARE)/root-anchors.xml
 	$(INSTALL) -D -m 0644 service/cron.d/rootmirror $(DESTDIR)$(SHARE)/cron.d/rootmirror

@@ -11,7 +11,8 @@ import PackageDescription
 ///   checked; the files kept beside it (refresh's state, the RFC 5011 trust-anchor state).
 /// - `Answering`: the answer-ready index (DO templates for signed data, the AXFR messages) and
 ///   the responder shared by `serve` and `query`.
-/// - `Addressing`: IP endpoints and prefixes as operators write them, and a DNS exchange over TCP.
+/// - `Addressing`: IP endpoints and prefixes as operators write them, a DNS exchange over TCP,
+///   and `OSThread`, the plain POSIX thread that serve's workers and refresh's blocking work run on.
 /// - `Freshness`: the SOA monitor, the verdict on how stale the served data is, and when
 ///   `serve --refresh` refreshes.
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`), with the
@@ -22,7 +23,9 @@ import PackageDescription
 ///   them (counting, forwarding once the data has expired), and systemd's readiness and
 ///   watchdog, fed by the answering threads.
 ///   It, `Answering` and `DNSWire` never import Foundation: `serve`'s memory budget (12 MB
-///   resident with the root zone) has no room for it.
+///   resident with the root zone) has no room for it. No module imports full Foundation:
+///   where one needs Data, JSONDecoder or FileManager it imports FoundationEssentials, since
+///   Foundation itself links ICU and its 34 MB of data (LinkedLibrariesTests holds to it).
 /// - `DNSSEC`: trust in the zone from DNS's own proofs: the DNSSEC chain from the trust
 ///   anchors (swift-crypto) and the ZONEMD digest (RFC 8976), on the parsed zone; `verify`.
 /// - `TSIG`: transaction signatures (RFC 8945) for transfers and NOTIFY: keys, signing and
@@ -116,7 +119,16 @@ let package = Package(
                 "DNSWire", "ZoneFile", "CDBStore", "DNSSEC", "Answering", "Addressing", "Freshness", "DNSServer", "Refresh", "HealthCheck", "BuildInfo", "TSIG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // Linked by lld with RELR relocations: Swift's metadata holds
+            // tens of thousands of relative relocations, which RELA spells in
+            // 24 bytes each and RELR packs into bitmaps (glibc reads them
+            // since 2.36, which the package depends on). No dynamic symbol
+            // table for the executable's own symbols: nothing loads against
+            // them, and with them it was 3 MB bigger. Here rather than on the
+            // command line, so that every build (the README's, make's, the
+            // benchmarks') links the same way.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"])]
         ),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -44,16 +44,18 @@ framed = len(w).to_bytes(2, 'big') + w
 for _ in range(n):
     s = socket.create_connection((host, port))
     s.sendall(framed)
-    got, soas = b'', 0
-    # Read until the closing SOA: the last record of the last message.
-    while True:
+    got, records, done = b'', 0, False
+    # Message by message until the closing SOA: the last record of the last message.
+    while not done:
         c = s.recv(65536)
         if not c: break
         got += c
-        if len(got) > 2 and len(got) >= 2 + int.from_bytes(got[:2], 'big'):
-            m = dns.message.from_wire(got[2:2 + int.from_bytes(got[:2], 'big')])
-            if len(m.answer) and m.answer[-1].rdtype == 6 and len([r for rs in m.answer for r in rs]) > 1:
-                break
+        while not done and len(got) > 2 and len(got) >= 2 + int.from_bytes(got[:2], 'big'):
+            length = int.from_bytes(got[:2], 'big')
+            m = dns.message.from_wire(got[2:2 + length], one_rr_per_rrset=True)
+            got = got[2 + length:]
+            records += len(m.answer)
+            done = records > 1 and m.answer[-1].rdtype == 6
     s.close()
 PY
 }

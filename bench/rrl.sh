@@ -21,7 +21,7 @@ pids=()
 trap 'kill ${pids[@]} 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 "$bin" compile ../shared/zones/root-2023051100.zone.gz -o "$work/data.cdb" >/dev/null
 gzip -dc ../shared/zones/root-2023051100.zone.gz > "$work/root.zone"
-python3 ../shared/bench/make-queries.py "$work/root.zone" 100000 20261207 > "$work/queries"
+python3 bench/make-queries.py "$work/root.zone" 100000 20261207 > "$work/queries"
 
 base=127.62.$((RANDOM % 250 + 1))
 declare -A ip=([off]=$base.2 [on]=$base.3 [baseline]=$base.4) pid=()

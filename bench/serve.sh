@@ -14,7 +14,7 @@
 # with EDNS and no DO, for the cost of DO against the same data. No monitor
 # and reload runs: they do not depend on the data.
 #
-# usage: [SIGNED=1] bench/serve.sh [SECONDS_PER_RUN]   (as root; default 10)
+# usage: [SIGNED=1] [STRIP=1] [BIN=path] bench/serve.sh [SECONDS_PER_RUN]   (as root; default 10)
 # Needs: nsd knot tinydns dnsperf (Debian packages), python3, bc.
 set -euo pipefail
 
@@ -44,9 +44,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building release with a static Swift runtime"
-(cd "$here" && swift build -c release -Xswiftc -static-stdlib 2>&1 | tail -1)
-bin=$(cd "$here" && swift build -c release -Xswiftc -static-stdlib --show-bin-path)/rootmirror
+# BIN=path measures that binary instead (an older build, for a before and
+# after in the same session); STRIP=1 strips it first, as installed.
+if [ -n "${BIN:-}" ]; then
+    bin=$BIN
+else
+    echo "== building release with a static Swift runtime"
+    (cd "$here" && swift build -c release -Xswiftc -static-stdlib 2>&1 | tail -1)
+    bin=$(cd "$here" && swift build -c release -Xswiftc -static-stdlib --show-bin-path)/rootmirror
+fi
+if [ -n "${STRIP:-}" ]; then
+    "$here/service/strip-binary" "$bin" "$work/rootmirror"
+    bin=$work/rootmirror
+fi
 
 echo "== data: $zone_gz"
 "$bin" compile "$zone_gz" -o "$work/data.cdb" ${signed:+--keep-dnssec} >/dev/null
@@ -57,7 +67,7 @@ if [ -n "$signed" ]; then
 else
     zcat "$zone_gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|NSEC3PARAM|DNSKEY|DS|CDS|CDNSKEY|ZONEMD)$/' > "$work/root.zone"
 fi
-python3 "$shared/bench/make-queries.py" "$work/root.zone" 200000 1 > "$work/queries.txt"
+python3 "$here/bench/make-queries.py" "$work/root.zone" 200000 1 > "$work/queries.txt"
 
 # Every process of a server: NSD forks xfrd and its server process (a
 # grandchild), and may replace the server process after loading, so the

@@ -37,7 +37,7 @@ trap cleanup EXIT
 "$bin" compile "$shared/zones/root-2026082200-nosig.zone.gz" -o "$work/b.cdb" >/dev/null
 cp "$work/a.cdb" "$work/data.cdb"
 zcat "$shared/zones/root-2023051100.zone.gz" | awk '$4 !~ /^(RRSIG|NSEC|NSEC3|DNSKEY|DS)$/' > "$work/root.zone"
-python3 "$shared/bench/make-queries.py" "$work/root.zone" 100000 1 > "$work/queries.txt"
+python3 "$here/bench/make-queries.py" "$work/root.zone" 100000 1 > "$work/queries.txt"
 
 "$bin" serve -d "$work/data.cdb" --listen $ip:$port --udp-threads 2 --http $http --check-interval off --on-expiry serve 2>"$work/serve.log" &
 serve_pid=$!; pids_to_stop+=($serve_pid)

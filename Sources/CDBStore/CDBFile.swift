@@ -23,34 +23,52 @@ enum CDBFile {
     /// one owner took minutes). This writer places them in the same order
     /// into the same slots, so the file is byte for byte tinycdb's, but
     /// skips occupied runs through a next-free-slot forest: linear time.
-    struct Writer {
+    ///
+    /// Bytes go through a raw buffer of its own, flushed at 64 KiB: appending
+    /// to an Array, a uniqueness check and a growth check per call, was a
+    /// tenth of a root zone's compile.
+    final class Writer {
         private let fd: Int32
-        private var buffer: [UInt8] = []
+        private static let capacity = 1 << 16
+        private let buffer = UnsafeMutableRawPointer.allocate(byteCount: Writer.capacity, alignment: 8)
+        private var count = 0
         private var position = UInt64(CDBFile.headerSize)
         private var hashes: [UInt32] = []
         private var positions: [UInt32] = []
 
         init(fd: Int32) {
             self.fd = fd
-            buffer.reserveCapacity(1 << 16)
-            buffer.append(contentsOf: repeatElement(0, count: CDBFile.headerSize))
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: CDBFile.headerSize)
+            count = CDBFile.headerSize
         }
 
-        mutating func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(CDBWriteError) {
+        deinit { buffer.deallocate() }
+
+        func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(CDBWriteError) {
             let size = 8 + UInt64(key.count) + UInt64(value.count)
             guard position + size <= UInt64(UInt32.max) else { throw CDBWriteError(message: "data.cdb would exceed 4 GiB") }
             hashes.append(cdb_hash(key.baseAddress, UInt32(key.count)))
             positions.append(UInt32(position))
+            // A key is at most 255 bytes and a value 64 KiB and a little: a
+            // record that does not fit after a flush is written around the buffer.
+            if count + Int(size) > Self.capacity { try flush() }
             append(UInt32(key.count))
             append(UInt32(value.count))
-            buffer.append(contentsOf: key)
-            buffer.append(contentsOf: value)
+            if count + key.count + value.count > Self.capacity {
+                try flush()
+                try write(key)
+                try write(value)
+            } else {
+                if key.count > 0 { (buffer + count).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+                count += key.count
+                if value.count > 0 { (buffer + count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                count += value.count
+            }
             position += size
-            if buffer.count >= 1 << 16 { try flush() }
         }
 
         /// Writes the hash tables and then the header.
-        mutating func finish() throws(CDBWriteError) {
+        func finish() throws(CDBWriteError) {
             var counts = [Int](repeating: 0, count: CDBFile.tableCount)
             for hash in hashes { counts[Int(hash & 255)] += 1 }
             // Records grouped by table, insertion order kept within each.
@@ -85,9 +103,9 @@ enum CDBFile {
                     freeFrom[Int(slot)] = slot + 1 == Int32(length) ? 0 : slot + 1
                 }
                 for slot in slots {
+                    if count + 8 > Self.capacity { try flush() }
                     append(slot.hash)
                     append(slot.position)
-                    if buffer.count >= 1 << 16 { try flush() }
                 }
                 position += UInt64(length) * 8
             }
@@ -110,17 +128,25 @@ enum CDBFile {
             return slot
         }
 
-        private mutating func append(_ number: UInt32) { appendLE(number, to: &buffer) }
+        /// A number as cdb stores it; the caller has made room.
+        private func append(_ number: UInt32) {
+            (buffer + count).storeBytes(of: number.littleEndian, as: UInt32.self)
+            count += 4
+        }
 
-        private mutating func flush() throws(CDBWriteError) {
+        private func flush() throws(CDBWriteError) {
+            try write(UnsafeRawBufferPointer(start: buffer, count: count))
+            count = 0
+        }
+
+        private func write(_ bytes: UnsafeRawBufferPointer) throws(CDBWriteError) {
             var done = 0
-            while done < buffer.count {
-                let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            while done < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { throw CDBWriteError(message: "write failed: \(errnoText())") }
                 done += n
             }
-            buffer.removeAll(keepingCapacity: true)
         }
     }
 

@@ -122,7 +122,7 @@ public enum DataStore {
                 unlink(temporary)
             }
         }
-        var writer = CDBFile.Writer(fd: fd)
+        let writer = CDBFile.Writer(fd: fd)
         // Each value is assembled in one scratch buffer, big enough for any
         // rdata: a store of the header fields and one copy. The key is the
         // owner folded to lower case, once per run of its records.
@@ -256,6 +256,18 @@ public enum DataStore {
     /// when there is no readable file or no SOA. One hashed lookup, not a
     /// full load: `refresh` asks this on every run, before it downloads.
     public static func soa(path: String, apex: DNSName = .root) -> SOAFields? {
+        apexRData(path: path, apex: apex, type: .soa).flatMap(SOAFields.init(rdata:))
+    }
+
+    /// Whether an installed data.cdb kept the zone's DNSSEC records (compile's
+    /// --keep-dnssec): its apex has a DNSKEY. refresh asks, so that data
+    /// compiled with other options than today's is not taken for current.
+    public static func keepsDNSSEC(path: String, apex: DNSName = .root) -> Bool {
+        apexRData(path: path, apex: apex, type: .dnskey) != nil
+    }
+
+    /// The rdata of the first `type` record at `apex`, by one hashed lookup.
+    private static func apexRData(path: String, apex: DNSName, type: RRType) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -267,8 +279,8 @@ public enum DataStore {
         guard key.withUnsafeBytes({ cdb_findinit(&finder, &db, $0.baseAddress, UInt32($0.count)) }) >= 0 else { return nil }
         while cdb_findnext(&finder) > 0 {
             let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
-            guard value.count > valueHeaderSize, UInt16(value[0]) << 8 | UInt16(value[1]) == RRType.soa.rawValue else { continue }
-            return SOAFields(rdata: Array(value[valueHeaderSize...]))
+            guard value.count > valueHeaderSize, UInt16(value[0]) << 8 | UInt16(value[1]) == type.rawValue else { continue }
+            return Array(value[valueHeaderSize...])
         }
         return nil
     }

@@ -76,13 +76,6 @@ public enum ZoneCompiler {
         }
         return (zone, staging.wait())
     }
-
-    /// Parse and check only, writing nothing: `refresh` must judge the
-    /// signature, the serial and the TLD count before it may install.
-    public static func prepare(zoneText: ZoneText, options: ZoneParser.Options) throws(ZoneError) -> CheckedZone {
-        let parsed = try ZoneParser.parse(zoneText, options: options)
-        return try ZoneChecker.check(parsed, apex: options.origin, file: zoneText.path)
-    }
 }
 
 /// A result one thread hands to another, once: the compile pipeline's

@@ -1,6 +1,6 @@
 import _CryptoExtras
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// One DNSKEY of the zone, its public key read once into swift-crypto's
 /// form, so that checking 4,000 signatures parses each key once.

@@ -39,7 +39,7 @@ struct ResidentMemory {
         if let maps = fopen("/proc/self/maps", "r") {
             defer { fclose(maps) }
             while fgets(&buffer, Int32(buffer.count), maps) != nil {
-                let line = String(cString: buffer)
+                let line = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let fields = line.split(whereSeparator: { $0 == " " || $0 == "\n" })
                 // The executable and the shared libraries (pages other
                 // processes map too are left alone by the kernel).

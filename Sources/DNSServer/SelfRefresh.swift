@@ -1,3 +1,4 @@
+import Addressing
 import CDBStore
 import CNetShim
 import Dispatch

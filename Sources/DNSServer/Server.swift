@@ -32,10 +32,6 @@ public final class Server {
         public var pollInterval = 1
         /// The HTTP endpoint (`/health`, `/metrics`); nil for none.
         public var statusAddress: IPEndpoint?
-        /// Whether the operator named `statusAddress`: then failing to bind
-        /// it stops the start, as for a DNS address; the default address
-        /// taken (another instance on this host) only costs a log line.
-        public var statusAddressRequired = false
         /// The SOA monitor; its upstreams (empty: the served zone's own
         /// root servers) are also where expired queries are forwarded.
         public var monitor = FreshnessMonitor.Configuration()
@@ -256,19 +252,16 @@ public final class Server {
     }
 
     /// Binds the HTTP endpoint, if any. Its handlers build each answer
-    /// from `watch` at request time.
+    /// from `watch` at request time. A taken address stops the start, even
+    /// the default one: a second instance without /health would leave
+    /// `check` and Prometheus reporting on the first.
     private func startStatusServer(_ watch: FreshnessWatch) throws(ServeError) -> StatusServer? {
         guard let address = configuration.statusAddress else { return nil }
         do {
             return try StatusServer(host: address.host, port: Int(address.port),
                                     health: { watch.report() }, metrics: { watch.exposition() })
         } catch {
-            guard configuration.statusAddressRequired else {
-                logger.warning("no HTTP endpoint: cannot bind \(address) (--http ADDR:PORT chooses another, --http off none)",
-                               metadata: ["error": "\(networkErrorText(error))"])
-                return nil
-            }
-            throw ServeError("cannot bind http \(address): \(networkErrorText(error))")
+            throw ServeError("cannot bind http \(address): \(networkErrorText(error)) (--http ADDR:PORT chooses another, --http off none)")
         }
     }
 

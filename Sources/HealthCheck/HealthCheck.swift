@@ -3,7 +3,7 @@ import Answering
 import AsyncHTTPClient
 import CDBStore
 import DNSWire
-import Foundation
+import FoundationEssentials
 import Freshness
 import NIOCore
 import Telemetry
@@ -44,32 +44,64 @@ public enum HealthCheck {
 
     /// The plugin line for a `/health` document, or nil when it is not one.
     public static func verdict(fromHealth document: Data) -> NagiosCheck? {
-        guard let json = try? JSONSerialization.jsonObject(with: document) as? [String: Any],
-              let statusName = json["status"] as? String,
-              let thresholdsJSON = json["thresholds"] as? [String: Any],
-              let warningAge = int(thresholdsJSON["warning_age_seconds"]),
-              let criticalAge = int(thresholdsJSON["critical_age_seconds"]),
-              let criticalBehind = int(thresholdsJSON["critical_behind_seconds"]) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let health = try? decoder.decode(HealthDocument.self, from: document),
+              let warningAge = bounded(health.thresholds.warningAgeSeconds),
+              let criticalAge = bounded(health.thresholds.criticalAgeSeconds),
+              let criticalBehind = bounded(health.thresholds.criticalBehindSeconds) else { return nil }
         let thresholds = FreshnessThresholds(warningAge: warningAge, criticalAge: criticalAge, criticalBehind: criticalBehind,
-                                             signatureWarning: int(thresholdsJSON["signature_warning_seconds"]) ?? FreshnessThresholds().signatureWarning)
-        let upstreamJSON = json["upstream"] as? [String: Any] ?? [:]
+                                             signatureWarning: bounded(health.thresholds.signatureWarningSeconds)
+                                                 ?? FreshnessThresholds().signatureWarning)
         var view = UpstreamView.unknown
-        if let serial = uint32(upstreamJSON["serial"]), let answered = int(upstreamJSON["answered"]) {
+        if let serial = uint32(health.upstream?.serial), let answered = bounded(health.upstream?.answered) {
             view = .majority(serial: serial, answered: Int(answered))
         }
         // Times relative to the document's moment (now 0): what is left is what the perfdata shows.
-        let input = FreshnessInput(now: 0, localSerial: uint32(json["local_serial"]), soaExpire: uint32(json["soa_expire_seconds"]) ?? 0,
+        let input = FreshnessInput(now: 0, localSerial: uint32(health.localSerial), soaExpire: uint32(health.soaExpireSeconds) ?? 0,
                                    lastRefresh: nil, upstream: view, behindSince: nil,
-                                   signaturesExpire: int(json["signatures_expire_seconds"]))
+                                   signaturesExpire: bounded(health.signaturesExpireSeconds))
         // "no data" has no severity of its own: it is critical.
-        let status = FreshnessStatus(name: statusName) ?? .critical
-        let assessment = FreshnessAssessment(status: status, age: int(json["data_age_seconds"]),
-                                             behindFor: int(json["behind_seconds"]) ?? 0,
-                                             reasons: json["reasons"] as? [String] ?? [])
-        let anchors = json["trust_anchors"] as? [String: Any]
-        let anchorSummary = anchors?["summary"] as? String ?? (anchors?["error"] as? String).map { "trust anchors unreadable: \($0)" }
-        return NagiosCheck(assessment, input: input, thresholds: thresholds, mode: json["mode"] as? String,
+        let status = FreshnessStatus(name: health.status) ?? .critical
+        let assessment = FreshnessAssessment(status: status, age: bounded(health.dataAgeSeconds),
+                                             behindFor: bounded(health.behindSeconds) ?? 0,
+                                             reasons: health.reasons ?? [])
+        let anchors = health.trustAnchors
+        let anchorSummary = anchors?.summary ?? anchors?.error.map { "trust anchors unreadable: \($0)" }
+        return NagiosCheck(assessment, input: input, thresholds: thresholds, mode: health.mode,
                            notes: anchorSummary.map { [$0] } ?? [])
+    }
+
+    /// What the verdict reads of `/health` (snake_case there); the rest of
+    /// the document is for people and dashboards. Decoded with
+    /// FoundationEssentials' JSONDecoder: JSONSerialization would link all of
+    /// Foundation and its 34 MB of ICU data.
+    private struct HealthDocument: Decodable {
+        struct Thresholds: Decodable {
+            var warningAgeSeconds: Int64?
+            var criticalAgeSeconds: Int64?
+            var criticalBehindSeconds: Int64?
+            var signatureWarningSeconds: Int64?
+        }
+        struct Upstream: Decodable {
+            var serial: Int64?
+            var answered: Int64?
+        }
+        struct TrustAnchors: Decodable {
+            var summary: String?
+            var error: String?
+        }
+        var status: String
+        var thresholds: Thresholds
+        var upstream: Upstream?
+        var localSerial: Int64?
+        var soaExpireSeconds: Int64?
+        var signaturesExpireSeconds: Int64?
+        var dataAgeSeconds: Int64?
+        var behindSeconds: Int64?
+        var reasons: [String]?
+        var trustAnchors: TrustAnchors?
+        var mode: String?
     }
 
     /// The verdict from `data` itself: its serial and expire, the last
@@ -125,18 +157,12 @@ public enum HealthCheck {
     /// and so is a number of seconds no span of `UTCTime.representable`
     /// reaches: whatever the document says, the check's own arithmetic
     /// on it (the perfdata's differences) cannot overflow.
-    private static func int(_ value: Any?) -> Int64? {
-        let number: Int64
-        switch value {
-        case let n as Int: number = Int64(n)
-        case let n as NSNumber: number = n.int64Value
-        default: return nil
-        }
-        return number.magnitude <= UTCTime.representable.upperBound.magnitude ? number : nil
+    /// A number of seconds a time can be built from, or nil.
+    private static func bounded(_ value: Int64?) -> Int64? {
+        value.flatMap { $0.magnitude <= UTCTime.representable.upperBound.magnitude ? $0 : nil }
     }
 
-    /// A serial or an SOA timer: nil unless it fits 32 bits.
-    private static func uint32(_ value: Any?) -> UInt32? {
-        int(value).flatMap { UInt32(exactly: $0) }
+    private static func uint32(_ value: Int64?) -> UInt32? {
+        value.flatMap { UInt32(exactly: $0) }
     }
 }

@@ -1,5 +1,5 @@
 import CDBStore
-import Foundation
+import FoundationEssentials
 
 /// A keyring file's bytes made ready for gpg's `keyring` option: binary
 /// OpenPGP packets (RFC 4880 §4), from ASCII armor (§6) if need be.

@@ -3,7 +3,7 @@ import CDBStore
 import Dispatch
 import DNSSEC
 import DNSWire
-import Foundation
+import FoundationEssentials
 import Logging
 import TSIG
 import ZoneFile
@@ -167,6 +167,7 @@ public enum Refresher {
         let deadline = RunDeadline(limit: options.maximumTime, workspace: workspace)
         defer { deadline.finish() }
 
+        var first: RefreshError?
         for (index, source) in options.sources.enumerated() {
             deadline.on(source.name)
             do {
@@ -175,7 +176,15 @@ public enum Refresher {
             } catch {
                 // A source that fails is one line, and the next is tried;
                 // a local failure would fail them all.
-                guard index < options.sources.count - 1, error.kind != .local else { throw error }
+                guard error.kind != .local else { throw error }
+                guard index < options.sources.count - 1 else {
+                    // The first source's failure is the one to act on (internic
+                    // does not resolve); the fallbacks' only say they failed too.
+                    guard let first else { throw error }
+                    let others = index == 1 ? "the other source" : "all \(index) other sources"
+                    throw RefreshError(first.kind, "\(first.description); \(others) failed too, the last: \(error.description)")
+                }
+                first = first ?? error
                 logger.warning("\(error.description.split(whereSeparator: \.isNewline).joined(separator: " ")); trying the next source")
             }
         }
@@ -194,6 +203,9 @@ public enum Refresher {
         }
         let installedSOA = DataStore.soa(path: options.data)
         let installed = installedSOA?.serial
+        // Data compiled without what the options ask for (--keep-dnssec
+        // switched on or off) is not current at any serial: it is replaced.
+        let asAsked = installed != nil && DataStore.keepsDNSSEC(path: options.data) == options.keepDNSSEC
 
         let sourceName: String
         /// The zone's text, opened once the signature check has started;
@@ -224,7 +236,7 @@ public enum Refresher {
             // Ask "changed since?" only when what is installed is what the
             // last run took from this URL: otherwise (no data.cdb, another
             // mirror, a hand-run compile since) a 304 would keep the wrong data.
-            let conditional = !options.force && installed != nil && installed == state.serial && state.source == urls.zone
+            let conditional = !options.force && asAsked && installed == state.serial && state.source == urls.zone
                 ? Validators(etag: state.etag, lastModified: state.lastModified) : nil
             let fetched: FetchResult
             do {
@@ -260,7 +272,7 @@ public enum Refresher {
             if !options.force, let installed, upstream != installed, !SerialNumber.isNewer(upstream, than: installed) {
                 try refuseStale(sourceName, serial: upstream, installed: installed, state: &state, data: options.data)
             }
-            if !options.force, let installed, upstream == installed {
+            if !options.force, asAsked, let installed, upstream == installed {
                 state.lastSuccess = now()
                 // A primary's word on how fresh the serial is counts no
                 // more than what it says of its own data (RFC 7314).
@@ -340,7 +352,7 @@ public enum Refresher {
         var action = RefreshOutcome.Action.installed
         if let installed, !options.force {
             if serial == installed {
-                action = .unchanged
+                if asAsked { action = .unchanged }
             } else if !SerialNumber.isNewer(serial, than: installed) {
                 try refuseStale(sourceName, serial: serial, installed: installed, state: &state, data: options.data)
             }
@@ -481,11 +493,11 @@ public enum Refresher {
         let verification = Handoff<SignatureVerifier.Signer?, RefreshError>()
         if let signature {
             let verifier = options.verifier
-            Thread {
+            OSThread.detach {
                 verification.finish(Result { () throws(RefreshError) in
                     try verifier.verify(signature: signature.path, data: signature.data, home: home, label: signature.name)
                 })
-            }.start()
+            }
         } else {
             verification.finish(.success(nil))
         }
@@ -494,8 +506,12 @@ public enum Refresher {
         do {
             let text = try zoneText()
             let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: options.keepDNSSEC)
-            prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
-                                                                 temporary: staging, verify: proofs.run))
+            var verify: ZoneCompiler.Verification?
+            if proofs.checksAnything { verify = proofs.run }
+            let (checked, staged) = try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
+                                                                     temporary: staging, verify: verify)
+            if !proofs.checksAnything { proofs.skip(serial: checked.soa.serial) }
+            prepared = .success((checked, staged))
         } catch {
             prepared = .failure(RefreshError(.data, "\(error)"))
         }

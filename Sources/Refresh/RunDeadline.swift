@@ -1,5 +1,6 @@
+import Addressing
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,7 @@ final class RunDeadline: Sendable {
         let (seconds, attoseconds) = limit.components
         let milliseconds = Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
         let path = workspace.path
-        Thread { [self] in
+        OSThread.detach { [self] in
             guard finished.wait(timeout: .now() + .milliseconds(milliseconds)) == .timedOut else { return }
             // Held until the exit: a run reaching its install now waits in `commit()` and goes with the process.
             state.withLock { state in
@@ -37,7 +38,7 @@ final class RunDeadline: Sendable {
                 _ = write(2, line, line.count)
                 _exit(RefreshError.Kind.fetch.exitCode)
             }
-        }.start()
+        }
     }
 
     /// What the run is on now, for the line at the deadline.

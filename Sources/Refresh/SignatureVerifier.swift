@@ -1,6 +1,7 @@
+import Addressing
 import CDBStore
 import CGPGME
-import Foundation
+import FoundationEssentials
 import Synchronization
 import ZoneFile
 #if canImport(Glibc)
@@ -59,7 +60,7 @@ public struct SignatureVerifier: Sendable {
     }
 
     private static let engineCheckStarted: Bool = {
-        Thread { _ = try? GPGME.initialize() }.start()
+        OSThread.detach { _ = try? GPGME.initialize() }
         return true
     }()
 

@@ -1,6 +1,6 @@
 import Addressing
 import DNSWire
-import Foundation
+import FoundationEssentials
 import Synchronization
 import TSIG
 import ZoneFile
@@ -69,7 +69,7 @@ final class TransferStream: Sendable {
     init(from server: IPEndpoint, key: TSIGKey?, maximumSize: Int, deadline: Int) {
         let name = "axfr://\(server)"
         text = ZoneText(streaming: name, maximumSize: maximumSize * Self.textPerWireByte)
-        Thread { [self] in
+        OSThread.detach { [self] in
             let failure = Self.transfer(from: server, key: key, into: text, maximumSize: maximumSize, deadline: deadline, received: received) { seconds in
                 expire.withLock { $0 = seconds }
             }.map { RefreshError($0.kind, "\(name): \($0.reason)") }
@@ -77,7 +77,7 @@ final class TransferStream: Sendable {
             // fails, and the caller then asks `failure` why.
             if let failure { problem.withLock { $0 = failure } }
             text.finish(failure.map { ZoneError(file: name, message: $0.description) })
-        }.start()
+        }
     }
 
     /// Reads the transfer into `text`; nil when it ended with its closing

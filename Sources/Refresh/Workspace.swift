@@ -1,5 +1,5 @@
 import CDBStore
-import Foundation
+import FoundationEssentials
 import ZoneFile
 #if canImport(Glibc)
 import Glibc

@@ -27,7 +27,7 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds to wait for the server's /health.", valueName: "seconds"))
     var timeout = 10
 
-    @OptionGroup(title: "With -d")
+    @OptionGroup(title: "Standalone")
     var freshness: FreshnessOptions
 
     func run() throws {

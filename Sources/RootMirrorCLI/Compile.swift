@@ -37,7 +37,9 @@ struct Compile: ParsableCommand {
     @Flag(help: "Verify the zone's DNSSEC chain and ZONEMD digest first, as `verify` does.")
     var verify = false
 
-    @OptionGroup(title: "Verification (with --verify)") var proofs: ProofOptions
+    @OptionGroup(title: "Verification") var proofs: ProofOptions
+
+    @OptionGroup(title: "Verification") var clock: ClockOption
 
     func run() throws {
         let started = ContinuousClock.now
@@ -47,7 +49,7 @@ struct Compile: ParsableCommand {
         } catch {
             throw fail("bad --origin '\(origin)': \(error)", exitCode: 64)
         }
-        let verification = verify ? PipelineVerification(apex: apex, file: zone, policy: try proofs.policy(origin: apex)) : nil
+        let verification = verify ? PipelineVerification(apex: apex, file: zone, policy: try proofs.policy(origin: apex, clock: clock)) : nil
         do {
             DataStore.removeTemporaryOnSignals()
             DataStore.removeStaleTemporaries(beside: output)

@@ -17,7 +17,7 @@ struct Query: ParsableCommand {
     var type = "A"
 
     @Option(name: .shortAndLong, help: "The data.cdb to answer from.")
-    var data = "data.cdb"
+    var data = defaultDataPath
 
     @Option(help: "Send EDNS with this UDP payload size (as dig +bufsize).")
     var edns: UInt16?

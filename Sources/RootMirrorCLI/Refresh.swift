@@ -29,7 +29,7 @@ struct RefreshCommand: ParsableCommand {
     )
 
     @Option(name: .shortAndLong, help: "The data.cdb to install.")
-    var data = "data.cdb"
+    var data = defaultDataPath
 
     @Option(help: "Install from this local root.zone.gz (or root.zone) instead of downloading; needs --sig.")
     var file: String?
@@ -46,6 +46,7 @@ struct RefreshCommand: ParsableCommand {
     @OptionGroup var source: RefreshArguments
 
     @OptionGroup(title: "Transfers (axfr:// sources)") var tsig: TSIGOptions
+    @OptionGroup(title: "Verification") var clock: ClockOption
 
     func validate() throws {
         if (file == nil) != (sig == nil) { throw ValidationError("--file and --sig go together") }
@@ -58,7 +59,7 @@ struct RefreshCommand: ParsableCommand {
 
     private func refresh() async throws {
         let started = ContinuousClock.now
-        var options = try source.options(data: data)
+        var options = try source.options(data: data, clock: clock)
         options.transferKey = try tsig.key()
         options.force = force
         if let file { options.sources = [.files(zone: file, signature: sig!)] }

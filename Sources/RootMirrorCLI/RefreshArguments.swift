@@ -75,8 +75,8 @@ struct RefreshArguments: ParsableArguments {
     /// The sources to try, in order.
     var sources: [String] { url.isEmpty ? RefreshOptions.defaultSources : url }
 
-    /// The options for one refresh of `data`.
-    func options(data: String) throws -> RefreshOptions {
+    /// The options for one refresh of `data`, its signatures checked as of `clock`.
+    func options(data: String, clock: ClockOption) throws -> RefreshOptions {
         var options = RefreshOptions()
         options.data = data
         options.keepDNSSEC = keepDNSSEC
@@ -86,7 +86,7 @@ struct RefreshArguments: ParsableArguments {
         options.fetch.timeout = .milliseconds(Int(timeout * 1000))
         options.fetch.retries = retries
         options.maximumTime = .milliseconds(Int(maxTime * 1000))
-        options.proofs = try proofs.policy(origin: .root)
+        options.proofs = try proofs.policy(origin: .root, clock: clock)
         // Checked by validate().
         options.sources = sources.map { try! RefreshOptions.Source(parsing: $0) }
         return options

@@ -46,6 +46,20 @@ struct RootMirror: ParsableCommand {
     }
 }
 
+/// The data.cdb that `-d` names when not given. An installed rootmirror (a
+/// `bin/rootmirror` with `share/rootmirror` beside it, as the package and
+/// `make install` lay it out) uses the data directory they make, so that
+/// `rootmirror query com NS` works after `apt install`; one run from a
+/// build tree uses data.cdb in the current directory.
+let defaultDataPath: String = {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
+    let executable = length > 0 ? String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    guard executable.hasSuffix("/bin/rootmirror") else { return "data.cdb" }
+    let prefix = executable.dropLast("/bin/rootmirror".count)
+    return access("\(prefix)/share/rootmirror", F_OK) == 0 ? "/var/lib/rootmirror/data.cdb" : "data.cdb"
+}()
+
 /// Prints one line on stderr and exits non-zero: the contract every command
 /// keeps for bad input, so that cron mails exactly what went wrong.
 /// Exit status 64 (EX_USAGE) marks bad arguments, 1 bad input.

@@ -50,11 +50,7 @@ struct Serve: ParsableCommand {
             """
     )
 
-    @Option(name: .shortAndLong, help: "The data.cdb to serve.")
-    var data = "data.cdb"
-
-    @Option(name: .customLong("listen"), help: ArgumentHelp("Address to serve on, UDP and TCP (repeatable).", valueName: "addr[:port]"))
-    var listen: [String] = []
+    @OptionGroup(title: "What and where") var served: ServedData
 
     @Option(help: "Close a TCP connection idle for this many seconds (RFC 7766).")
     var tcpIdleTimeout = 10
@@ -113,11 +109,12 @@ struct Serve: ParsableCommand {
     @Flag(help: "Refresh data.cdb from the sources below when it is missing, old or behind the upstreams (as `rootmirror refresh`).")
     var refresh = false
 
-    @OptionGroup(title: "Refresh (with --refresh)")
+    @OptionGroup(title: "Refresh")
     var source: RefreshArguments
 
     func run() throws {
         var config = Server.Configuration()
+        let (data, listen) = (served.data, served.listen)
         config.dataPath = data
         do {
             config.addresses = try (listen.isEmpty ? ["127.53.53.53"] : listen).map { (text) throws(IPEndpointError) in
@@ -184,7 +181,6 @@ struct Serve: ParsableCommand {
             } catch {
                 throw fail("--http: \(error)", exitCode: 64)
             }
-            config.statusAddressRequired = http != nil
         }
 
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
@@ -204,3 +200,13 @@ struct Serve: ParsableCommand {
 }
 
 extension ExpiryAction: ExpressibleByArgument {}
+
+/// -d and --listen, which every `serve` line names, in a section of their
+/// own: ArgumentParser prints titled sections first, untitled options last.
+struct ServedData: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The data.cdb to serve.")
+    var data = defaultDataPath
+
+    @Option(name: .customLong("listen"), help: ArgumentHelp("Address to serve on, UDP and TCP (repeatable).", valueName: "addr[:port]"))
+    var listen: [String] = []
+}

@@ -28,6 +28,8 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var proofs: ProofOptions
 
+    @OptionGroup var clock: ClockOption
+
     @Option(help: "Refuse input whose decompressed size exceeds this many MiB.")
     var maxSize = ZoneText.defaultMaximumSize >> 20
 
@@ -38,7 +40,7 @@ struct Verify: ParsableCommand {
         } catch {
             throw fail("bad --origin '\(origin)': \(error)", exitCode: 64)
         }
-        let policy = try proofs.policy(origin: apex)
+        let policy = try proofs.policy(origin: apex, clock: clock)
         let parsed: ParsedZone
         do {
             let text = try ZoneText(path: zone, maximumSize: maxSize << 20)

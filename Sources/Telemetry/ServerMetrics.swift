@@ -48,54 +48,71 @@ public final class ServerMetrics: Sendable {
         for transport in Self.transports {
             for kind in ReplyKind.allCases {
                 for rcode in Self.rcodes + [RCode(rawValue: 0xFFFF)] {
-                    queries.append(registry.makeCounter(
-                        name: "rootmirror_queries_total",
+                    queries.append(registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_queries", unitName: "total",
+                        helpText: "Queries answered, by transport, kind of reply and response code."),
                         labels: [("transport", "\(transport)"), ("kind", kind.rawValue),
-                                 ("rcode", rcode.rawValue == 0xFFFF ? "other" : "\(rcode)")],
-                        help: "Queries answered, by transport, kind of reply and response code."))
+                                 ("rcode", rcode.rawValue == 0xFFFF ? "other" : "\(rcode)")]))
                 }
             }
         }
         self.queries = queries
         truncated = Self.transports.map {
-            registry.makeCounter(name: "rootmirror_truncated_replies_total", labels: [("transport", "\($0)")],
-                                 help: "Replies sent with TC set because required data did not fit.")
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_truncated_replies", unitName: "total",
+                helpText: "Replies sent with TC set because required data did not fit."),
+                labels: [("transport", "\($0)")])
         }
         dropped = Self.transports.map {
-            registry.makeCounter(name: "rootmirror_dropped_packets_total", labels: [("transport", "\($0)")],
-                                 help: "Packets not answered: shorter than a header, or with QR set.")
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_dropped_packets", unitName: "total",
+                helpText: "Packets not answered: shorter than a header, or with QR set."),
+                labels: [("transport", "\($0)")])
         }
-        malformed = registry.makeCounter(name: "rootmirror_malformed_queries_total", labels: [],
-                                         help: "Queries answered FORMERR.")
+        malformed = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_malformed_queries", unitName: "total",
+            helpText: "Queries answered FORMERR."),
+            labels: [])
         rateLimited = ["dropped", "slipped"].map {
-            registry.makeCounter(name: "rootmirror_rate_limited_total", labels: [("action", $0)],
-                                 help: "UDP queries over --rate-limit: dropped, or slipped (answered with TC only).")
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_rate_limited", unitName: "total",
+                helpText: "UDP queries over --rate-limit: dropped, or slipped (answered with TC only)."),
+                labels: [("action", $0)])
         }
-        reloadsSucceeded = registry.makeCounter(name: "rootmirror_reloads_total", labels: [("result", "ok")],
-                                                help: "Reloads of data.cdb, by result.")
-        reloadsFailed = registry.makeCounter(name: "rootmirror_reloads_total", labels: [("result", "failed")],
-                                             help: "Reloads of data.cdb, by result.")
-        forwarded = registry.makeCounter(name: "rootmirror_forwarded_queries_total", labels: [],
-                                         help: "Queries relayed to the live roots because the local data expired.")
-        forwardFailures = registry.makeCounter(name: "rootmirror_forward_failures_total", labels: [],
-                                               help: "Relayed queries that got no answer from any live root.")
-        checks = registry.makeCounter(name: "rootmirror_soa_checks_total", labels: [],
-                                      help: "Rounds of SOA questions to the live roots.")
-        checkFailures = registry.makeCounter(name: "rootmirror_soa_check_failures_total", labels: [],
-                                             help: "Rounds of SOA questions that no upstream answered.")
-        refreshesSucceeded = registry.makeCounter(name: "rootmirror_refreshes_total", labels: [("result", "ok")],
-                                                  help: "Refreshes run by serve --refresh, by result.")
-        refreshesFailed = registry.makeCounter(name: "rootmirror_refreshes_total", labels: [("result", "failed")],
-                                               help: "Refreshes run by serve --refresh, by result.")
-        zoneSerial = registry.makeGauge(name: "rootmirror_zone_serial", labels: [], help: "SOA serial of the zone being served.")
-        dataAge = registry.makeGauge(name: "rootmirror_data_age_seconds", labels: [],
-                                     help: "Seconds since the last successful refresh (-1 when none is recorded).")
-        upstreamSerial = registry.makeGauge(name: "rootmirror_upstream_serial", labels: [],
-                                            help: "SOA serial most live roots reported at the last check (0 when none answered).")
-        upstreamsAnswering = registry.makeGauge(name: "rootmirror_upstreams_answering", labels: [],
-                                                help: "Live roots that answered the last SOA check.")
-        signaturesExpire = registry.makeGauge(name: "rootmirror_signatures_expire_seconds", labels: [],
-                                              help: "Seconds until the earliest RRSIG served expires, negative once it has (NaN without DNSSEC data).")
+        reloadsSucceeded = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_reloads", unitName: "total",
+            helpText: "Reloads of data.cdb, by result."),
+            labels: [("result", "ok")])
+        reloadsFailed = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_reloads", unitName: "total",
+            helpText: "Reloads of data.cdb, by result."),
+            labels: [("result", "failed")])
+        forwarded = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_forwarded_queries", unitName: "total",
+            helpText: "Queries relayed to the live roots because the local data expired."),
+            labels: [])
+        forwardFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_forward_failures", unitName: "total",
+            helpText: "Relayed queries that got no answer from any live root."),
+            labels: [])
+        checks = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_soa_checks", unitName: "total",
+            helpText: "Rounds of SOA questions to the live roots."),
+            labels: [])
+        checkFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_soa_check_failures", unitName: "total",
+            helpText: "Rounds of SOA questions that no upstream answered."),
+            labels: [])
+        refreshesSucceeded = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_refreshes", unitName: "total",
+            helpText: "Refreshes run by serve --refresh, by result."),
+            labels: [("result", "ok")])
+        refreshesFailed = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_refreshes", unitName: "total",
+            helpText: "Refreshes run by serve --refresh, by result."),
+            labels: [("result", "failed")])
+        zoneSerial = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_zone_serial", unitName: "",
+            helpText: "SOA serial of the zone being served."),
+            labels: [])
+        dataAge = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_data_age", unitName: "seconds",
+            helpText: "Seconds since the last successful refresh (-1 when none is recorded)."),
+            labels: [])
+        upstreamSerial = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_upstream_serial", unitName: "",
+            helpText: "SOA serial most live roots reported at the last check (0 when none answered)."),
+            labels: [])
+        upstreamsAnswering = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_upstreams_answering", unitName: "",
+            helpText: "Live roots that answered the last SOA check."),
+            labels: [])
+        signaturesExpire = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_signatures_expire", unitName: "seconds",
+            helpText: "Seconds until the earliest RRSIG served expires, negative once it has (NaN without DNSSEC data)."),
+            labels: [])
         transfers = SecondaryLog.Kind.allCases.flatMap { kind in
             SecondaryLog.Outcome.allCases.map { outcome in
                 registry.makeCounter(descriptor: MetricNameDescriptor(

@@ -63,7 +63,7 @@ func cdbDump(_ path: String) throws -> [UInt8] {
     @Test func refusesForeignAndCorruptFiles() throws {
         let scratch = try Scratch()
         let garbage = "\(scratch.path)/garbage.cdb"
-        FileManager.default.createFile(atPath: garbage, contents: Data("not a cdb".utf8))
+        try #require(FileManager.default.createFile(atPath: garbage, contents: Data("not a cdb".utf8)))
         #expect { try DataStore.load(path: garbage) } throws: { "\($0)".hasPrefix(garbage) }
         #expect { try DataStore.load(path: "\(scratch.path)/none.cdb") } throws: { "\($0)".contains("cannot open") }
 

@@ -26,11 +26,24 @@ import ZoneFile
         #expect(DataStore.soa(path: "\(scratch.path)/nosoa.cdb") == nil)
     }
 
-    @Test func prepareWritesNothing() throws {
+    /// What `refresh` judges before it may install: the zone is staged
+    /// beside data.cdb, never written over it, and a refused one leaves nothing.
+    @Test func stagingLeavesTheOutputAloneUntilInstalled() throws {
         let scratch = try Scratch()
-        let zone = try ZoneCompiler.prepare(zoneText: ZoneText(path: "\(sharedZones)/root-2026082201-nosig.zone.gz"),
-                                            options: ZoneParser.Options())
+        defer { scratch.remove() }
+        let output = scratch.file("data.cdb")
+        let (zone, staged) = try ZoneCompiler.prepareAndStage(
+            zoneText: ZoneText(path: "\(sharedZones)/root-2026082201-nosig.zone.gz"), options: ZoneParser.Options(), output: output)
         #expect(zone.soa.serial == 2026082201 && zone.delegationCount == 1438)
-        #expect(scratch.files.isEmpty)
+        let file = try staged.get()
+        // data.cdb and its journal, each under its temporary name.
+        #expect(scratch.files.count == 2 && !scratch.files.contains("data.cdb") && !scratch.files.contains("data.cdb.journal"),
+                "\(scratch.files)")
+        file.discard()
+        #expect(scratch.files.isEmpty, "\(scratch.files)")
+        let (_, kept) = try ZoneCompiler.prepareAndStage(
+            zoneText: ZoneText(path: "\(sharedZones)/root-2026082201-nosig.zone.gz"), options: ZoneParser.Options(), output: output)
+        try kept.get().install()
+        #expect(scratch.files == ["data.cdb", "data.cdb.journal"] && DataStore.soa(path: output)?.serial == 2026082201)
     }
 }

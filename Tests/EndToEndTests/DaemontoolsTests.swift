@@ -26,8 +26,7 @@ import TestSupport
         for (name, value) in ["ROOT": dataDirectory, "IP": host, "USER": unprivileged, "PATH": "\(binDirectory):/usr/bin:/bin"] {
             try "\(value)\n".write(toFile: "\(service)/env/\(name)", atomically: true, encoding: .utf8)
         }
-        try FileManager.default.createDirectory(atPath: service + "/log/main", withIntermediateDirectories: true)
-        try #require(try run("/bin/chown", [unprivileged, service + "/log/main"]).status == 0)
+        // No log/main: the packaged example has none, and log/run makes it.
 
         let svscan = try Daemon(name: "svscan", executable: "/usr/bin/svscan", arguments: [services], logPath: scratch.file("svscan.log"))
         defer { stopSupervised(svscan: svscan, service: service, under: scratch.path) }

@@ -99,6 +99,23 @@ import Glibc
         #expect(target.onlyFinalFiles)
     }
 
+    /// Switching to --keep-dnssec (and back) at an unchanged serial: the data
+    /// installed lacks what the options ask for, so it is not "already
+    /// installed"; the same serial is compiled again, the new way.
+    @Test func switchingKeepDNSSECRecompilesTheSameSerial() throws {
+        _ = try installFirst()
+        let dnskey = { try DataStore.load(path: target.data).contains { $0.owner.isRoot && $0.type == .dnskey } }
+        try #require(try !dnskey())
+        let kept = try refresh(["--keep-dnssec"])
+        #expect(kept.status == 0 && kept.output.contains("serial 2026082200 installed (was 2026082200)"), "\(kept.output)\(kept.stderr)")
+        #expect(try dnskey())
+        let again = try refresh(["--keep-dnssec"])
+        #expect(again.status == 0 && again.output.contains("not modified"), "\(again.output)\(again.stderr)")
+        let stripped = try refresh()
+        #expect(stripped.status == 0 && stripped.output.contains("installed (was 2026082200)"), "\(stripped.output)\(stripped.stderr)")
+        #expect(try !dnskey())
+    }
+
     @Test func handInstalledDataIsNotKeptByA304() throws {
         _ = try installFirst(zone2026b)
         // Someone compiles an older zone by hand: the validators in the

@@ -115,6 +115,15 @@ import Glibc
         #expect(lines.count == 3 && lines[2].contains("AXFR, ") && lines[0].contains("axfr://\(closed)") && lines[1].contains("axfr://\(silent.endpoint)"), "\(result.stderr)")
     }
 
+    /// Every source failing: the one line names the first source's failure,
+    /// the cause to act on, and how many fallbacks failed after it.
+    @Test func everySourceFailingNamesTheFirst() throws {
+        let closed = (0..<3).map { _ in Endpoint.random() }
+        let result = try refresh(closed.map { "axfr://\($0)" }, ["--quiet"])
+        expectOneLineFailure(result, status: 2, mentions: "rootmirror: axfr://\(closed[0]): ")
+        #expect(result.stderr.contains("; all 2 other sources failed too, the last: axfr://\(closed[2]): "), "\(result.stderr)")
+    }
+
     /// `--max-time` caps the whole run, whatever each source's `--timeout`:
     /// two sources that never answer, five minutes each, and the run gives
     /// up at the cap with one line naming where it was, exit 2, nothing left.

@@ -214,7 +214,9 @@ struct DigTests {
         ] {
             // Under timeout(1): a case wrongly accepted would start serving and
             // fail the test with 124, not hang it.
-            let result = try run("/usr/bin/timeout", ["20", Paths.binary, "serve", "--listen", listen, "--check-interval", "off"] + args)
+            // --http off unless the case is about it: the default address may be another server's.
+            let http = args.contains("--http") ? [] : ["--http", "off"]
+            let result = try run("/usr/bin/timeout", ["20", Paths.binary, "serve", "--listen", listen, "--check-interval", "off"] + http + args)
             let lines = result.stderr.split(separator: "\n")
             #expect(result.status == status, "\(args): \(result.stderr)")
             #expect(lines.count == 1 && lines[0].hasPrefix("rootmirror: ") && lines[0].contains(text), "\(args): \(result.stderr)")
@@ -231,6 +233,24 @@ struct DigTests {
                                                   "--http", "off", "--check-interval", "off", "--udp-threads", "1"])
         #expect(second.status == 1 && second.stderr == "rootmirror: cannot bind tcp \(first.endpoint): Address already in use\n", "\(second.stderr)")
         #expect(try query(.dig, first.endpoint, [".", "SOA", "+short"]).text.contains("2023051100"))
+    }
+
+    /// The scene of a second instance on one host: both on the default HTTP
+    /// address, which the first holds. In a network namespace of the test's
+    /// own, so that 127.0.0.1:8053 there is nobody else's.
+    @Test("a second server whose HTTP address is taken, the default one, fails with one line")
+    func takenHTTPAddress() throws {
+        let script = """
+            ip link set lo up
+            "$0" serve -d "$1" --listen 127.0.0.1:5301 --check-interval off --udp-threads 1 2>/dev/null & first=$!
+            i=0; until ss -ltn | grep -q '127.0.0.1:8053 ' || [ $i -ge 200 ]; do i=$((i+1)); sleep 0.1; done
+            timeout 20 "$0" serve -d "$1" --listen 127.0.0.1:5302 --check-interval off --udp-threads 1; echo "status=$?"
+            kill $first; wait $first
+            """
+        let result = try run("/usr/bin/unshare", ["--net", "/bin/sh", "-c", script, Paths.binary, CompiledData.root2023])
+        #expect(result.output == "status=1\n", "\(result.output)\(result.stderr)")
+        #expect(result.stderr == "rootmirror: cannot bind http 127.0.0.1:8053: Address already in use (--http ADDR:PORT chooses another, --http off none)\n",
+                "\(result.stderr)")
     }
 
     @Test("SIGTERM and SIGINT stop the server cleanly")

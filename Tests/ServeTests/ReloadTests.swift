@@ -139,7 +139,7 @@ struct ReloadTests {
         var text = ". 86400 IN SOA a.root. nstld. 1 1800 900 604800 86400\n. 518400 IN NS a.root.\na.root. 1 IN A 192.0.2.1\n"
         for i in 0..<300_000 { text += "h\(i). 60 IN TXT \"record \(i)\"\n" }
         let big = dir.file("big.cdb")
-        let compiled = try run(Paths.binary, ["compile", try dir.write("big.zone", Array(text.utf8)), "-o", big])
+        let compiled = try run(Paths.binary, ["compile", dir.write("big.zone", Array(text.utf8)), "-o", big])
         try #require(compiled.status == 0, "\(compiled.stderr)")
         let data = dir.file("data.cdb")
         try Self.install(CompiledData.root2023, at: data)

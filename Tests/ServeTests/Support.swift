@@ -12,7 +12,8 @@ enum Paths {
 
     static let signedRootZone = zones + "/root-2023051100.zone.gz"
     static let newerRootZone = zones + "/root-2026082200-nosig.zone.gz"
-    static let makeQueries = URL(fileURLWithPath: zones).deletingLastPathComponent().appendingPathComponent("bench/make-queries.py").path
+    /// In the repository: code a test depends on is not borrowed from beside it.
+    static let makeQueries = packageRoot + "/bench/make-queries.py"
 }
 
 /// data.cdb files compiled once per test run, shared read-only by the

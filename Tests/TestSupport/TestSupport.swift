@@ -35,7 +35,8 @@ public final class Scratch {
     @discardableResult
     public func write(_ name: String, _ bytes: [UInt8]) -> String {
         let file = "\(path)/\(name)"
-        FileManager.default.createFile(atPath: file, contents: Data(bytes))
+        // A scratch file that cannot be written would fail its test later, far from the cause.
+        precondition(FileManager.default.createFile(atPath: file, contents: Data(bytes)), "cannot write \(file)")
         return file
     }
 
