@@ -3,7 +3,10 @@ import DNSWire
 
 /// The zone turned into answer-ready structures at load: every reply the
 /// zone can give is a `ResponseTemplate` encoded here, once, so answering is
-/// a name lookup and a copy (NSD and Knot work the same way).
+/// a name lookup and a copy. NSD and Knot instead build each reply from
+/// their zone tree at query time; the root is small and fixed between
+/// reloads, so spending memory at load (a few MB of templates) to copy
+/// rather than assemble is the better trade here.
 ///
 /// Immutable after construction: the server shares one instance across
 /// threads and replaces it whole on reload.

@@ -7,7 +7,7 @@ struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
         abstract: "Answer one query from data.cdb, without the network, printed like dig.",
-        discussion: "The answer comes from the same code that `serve` uses, so this is exactly what a resolver would receive."
+        discussion: "The answer comes from the same code that `serve` uses, with serve's defaults: a 1232-byte UDP payload, no CHAOS identity."
     )
 
     @Argument(help: "The query name.")
