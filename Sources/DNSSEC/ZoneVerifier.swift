@@ -146,7 +146,9 @@ struct Check {
             throw VerificationError(file: file, owner: zone.apex, type: .soa, reason: "no SOA at the zone apex")
         }
         let soaEntry = zone.records.entries[Int(zone.order[Int(soaSet.first)])]
-        let serial = Array(zone.rdata(soaEntry).suffix(20)).bigEndianUInt32(at: 0)
+        guard let serial = SOAFields(rdata: Array(zone.rdata(soaEntry)))?.serial else {
+            throw VerificationError(file: file, owner: zone.apex, type: .soa, reason: "the apex SOA's rdata is malformed")
+        }
         var report = VerificationReport(serial: serial)
         if policy.dnssec != .off {
             try dnssec(apex: apex, report: &report)

@@ -116,43 +116,16 @@ final class ExpiryForwarder: Sendable {
         _ = write(wakeWrite, &byte, 1)
     }
 
+    /// The forwarder's thread: waits for new requests, replies and
+    /// timeouts, and hands each to the relay.
     private func run() {
-        let sockets = [AF_INET, AF_INET6].map { socket($0, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
-        defer { for fd in sockets where fd >= 0 { close(fd) } }
-        var pending: [UInt16: Pending] = [:]
-        var buffer = [UInt8](repeating: 0, count: 65535)
+        var relay = UDPRelay(forwarder: self)
+        defer { relay.close() }
         var drain = [UInt8](repeating: 0, count: 64)
-        var nextServer = 0
-
-        func send(_ p: inout Pending) -> Bool {
-            var id: UInt16
-            repeat { id = UInt16.random(in: 0...UInt16.max) } while pending[id] != nil
-            var packet = p.request.query
-            packet[0] = UInt8(id >> 8)
-            packet[1] = UInt8(id & 0xFF)
-            let fd = sockets[p.server.isIPv6 ? 1 : 0]
-            let sent = fd >= 0 && p.server.withSockaddr { sendto(fd, packet, packet.count, 0, $0, $1) } == packet.count
-            p.deadline = DNSExchange.monotonicMilliseconds() + settings.attemptMilliseconds
-            if sent { pending[id] = p }
-            return sent
-        }
-        /// The next server in line for `p`, until the attempts run out.
-        func retry(_ p: Pending) {
-            var p = p
-            while p.tried < min(settings.attempts, p.servers.count) {
-                p.index = (p.index + 1) % p.servers.count
-                p.tried += 1
-                if send(&p) { return }
-            }
-            finish(p.request, with: nil)
-        }
-
         while true {
-            let now = DNSExchange.monotonicMilliseconds()
-            let wait = pending.values.map(\.deadline).min().map { max(0, $0 - now) } ?? -1
             var polls = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-                + sockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            _ = poll(&polls, nfds_t(polls.count), Int32(wait))
+                + relay.sockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&polls, nfds_t(polls.count), Int32(relay.millisecondsToNextDeadline()))
 
             while read(wakeRead, &drain, drain.count) > 0 {}
             let (requests, stopping) = state.withLock { s in
@@ -160,49 +133,14 @@ final class ExpiryForwarder: Sendable {
                 return (s.submitted, s.stopping)
             }
             if stopping {
-                for p in pending.values { finish(p.request, with: nil) }
-                for r in requests { finish(r, with: nil) }
+                relay.abandon(requests)
                 return
             }
-            let available = servers()
-            for request in requests {
-                guard !available.isEmpty else {
-                    finish(request, with: nil)
-                    continue
-                }
-                // Spread the load: each query starts at the next server in line.
-                nextServer = (nextServer + 1) % available.count
-                var p = Pending(request: request, servers: available, index: nextServer)
-                if !send(&p) { retry(p) }
+            relay.start(requests, on: servers())
+            for (k, fd) in relay.sockets.enumerated() where fd >= 0 && polls[k + 1].revents != 0 {
+                relay.receive(on: fd)
             }
-
-            for (k, fd) in sockets.enumerated() where fd >= 0 && polls[k + 1].revents != 0 {
-                while true {
-                    var from = sockaddr_storage()
-                    var fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                    let n = withUnsafeMutablePointer(to: &from) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &fromLength) }
-                    }
-                    guard n >= 0 else { break }
-                    guard n >= MessageHeader.size else { continue }
-                    let id = UInt16(buffer[0]) << 8 | UInt16(buffer[1])
-                    guard let p = pending[id], IPEndpoint(&from) == p.server,
-                          Self.isReply(buffer[0..<n], to: p.request) else { continue } // stray or spoofed: keep waiting
-                    pending[id] = nil
-                    let truncated = buffer[2] & 0x02 != 0
-                    if truncated && p.request.overTCP {
-                        relayOverTCP(p.request, server: p.server)
-                    } else {
-                        finish(p.request, with: Self.restore(Array(buffer[0..<n]), for: p.request))
-                    }
-                }
-            }
-
-            let late = DNSExchange.monotonicMilliseconds()
-            for (id, p) in pending where p.deadline <= late {
-                pending[id] = nil
-                retry(p)
-            }
+            relay.retryLate()
         }
     }
 
@@ -253,5 +191,110 @@ final class ExpiryForwarder: Sendable {
         out[1] = request.query[1]
         out.replaceSubrange(MessageHeader.size..<request.questionEnd, with: request.query[MessageHeader.size..<request.questionEnd])
         return out
+    }
+}
+
+extension ExpiryForwarder {
+    /// The forwarder thread's UDP side: one socket per family, the queries
+    /// in flight by the ID they were sent with, each moved on to the next
+    /// upstream when its attempt times out.
+    private struct UDPRelay {
+        let forwarder: ExpiryForwarder
+        let sockets: [Int32]
+        private var pending: [UInt16: Pending] = [:]
+        private var buffer = [UInt8](repeating: 0, count: 65535)
+        private var nextServer = 0
+
+        init(forwarder: ExpiryForwarder) {
+            self.forwarder = forwarder
+            sockets = [AF_INET, AF_INET6].map { socket($0, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        }
+
+        func close() {
+            for fd in sockets where fd >= 0 { Glibc.close(fd) }
+        }
+
+        /// How long poll may sleep: until the earliest attempt times out, or for ever.
+        func millisecondsToNextDeadline() -> Int {
+            let now = DNSExchange.monotonicMilliseconds()
+            return pending.values.map(\.deadline).min().map { max(0, $0 - now) } ?? -1
+        }
+
+        /// On stop: every query still waiting, and the new ones, get SERVFAIL.
+        func abandon(_ requests: [Request]) {
+            for p in pending.values { forwarder.finish(p.request, with: nil) }
+            for r in requests { forwarder.finish(r, with: nil) }
+        }
+
+        mutating func start(_ requests: [Request], on available: [IPEndpoint]) {
+            for request in requests {
+                guard !available.isEmpty else {
+                    forwarder.finish(request, with: nil)
+                    continue
+                }
+                // Spread the load: each query starts at the next server in line.
+                nextServer = (nextServer + 1) % available.count
+                var p = Pending(request: request, servers: available, index: nextServer)
+                if !send(&p) { retry(p) }
+            }
+        }
+
+        /// Every datagram waiting on `fd`: a reply to a query in flight is
+        /// relayed (over TCP again when it came truncated to a TCP client);
+        /// anything else is ignored.
+        mutating func receive(on fd: Int32) {
+            while true {
+                var from = sockaddr_storage()
+                var fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let n = withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &fromLength) }
+                }
+                guard n >= 0 else { break }
+                guard n >= MessageHeader.size else { continue }
+                let id = buffer.bigEndianUInt16(at: 0)
+                guard let p = pending[id], IPEndpoint(&from) == p.server,
+                      ExpiryForwarder.isReply(buffer[0..<n], to: p.request) else { continue } // stray or spoofed: keep waiting
+                pending[id] = nil
+                let truncated = buffer[2] & 0x02 != 0
+                if truncated && p.request.overTCP {
+                    forwarder.relayOverTCP(p.request, server: p.server)
+                } else {
+                    forwarder.finish(p.request, with: ExpiryForwarder.restore(Array(buffer[0..<n]), for: p.request))
+                }
+            }
+        }
+
+        /// Queries whose attempt timed out go to their next server.
+        mutating func retryLate() {
+            let late = DNSExchange.monotonicMilliseconds()
+            for (id, p) in pending where p.deadline <= late {
+                pending[id] = nil
+                retry(p)
+            }
+        }
+
+        private mutating func send(_ p: inout Pending) -> Bool {
+            var id: UInt16
+            repeat { id = UInt16.random(in: 0...UInt16.max) } while pending[id] != nil
+            var packet = p.request.query
+            packet[0] = UInt8(id >> 8)
+            packet[1] = UInt8(id & 0xFF)
+            let fd = sockets[p.server.isIPv6 ? 1 : 0]
+            let sent = fd >= 0 && p.server.withSockaddr { sendto(fd, packet, packet.count, 0, $0, $1) } == packet.count
+            p.deadline = DNSExchange.monotonicMilliseconds() + forwarder.settings.attemptMilliseconds
+            if sent { pending[id] = p }
+            return sent
+        }
+
+        /// The next server in line for `p`, until the attempts run out.
+        private mutating func retry(_ p: Pending) {
+            var p = p
+            while p.tried < min(forwarder.settings.attempts, p.servers.count) {
+                p.index = (p.index + 1) % p.servers.count
+                p.tried += 1
+                if send(&p) { return }
+            }
+            forwarder.finish(p.request, with: nil)
+        }
     }
 }
