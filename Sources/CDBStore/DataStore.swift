@@ -23,15 +23,6 @@ public enum DataStore {
     /// Bytes before the rdata in a value: type, location marker, TTL, TTD.
     static let valueHeaderSize = 2 + 1 + 4 + 8
 
-    /// Writes `records` to `path` so that readers see the old file or the
-    /// new one, never a mix: a temporary file beside the target (same file
-    /// system, so rename is atomic), fsync, mode 0644, rename, fsync of the
-    /// directory. On any failure the temporary file is removed and `path`
-    /// is untouched.
-    public static func write(_ records: [ResourceRecord], to path: String) throws(StoreError) {
-        try stage(PackedRecords(records), for: path).install()
-    }
-
     /// A data.cdb written and synced under its temporary name beside
     /// `path`, not yet in place: `install()` renames it over `path`,
     /// `discard()` removes it. Lets the compile pipeline write while it
@@ -104,8 +95,10 @@ public enum DataStore {
         }
     }
 
-    /// The first half of `write`: everything up to the rename. On failure
-    /// the temporary file is removed. It is written at `temporary`, by
+    /// `records` written, synced (mode 0644) and ready to rename over
+    /// `path`, so that readers see the old file or the new one, never a
+    /// mix. On failure the temporary file is removed and `path` is
+    /// untouched. It is written at `temporary`, by
     /// default `path.tmp.PID` beside `path` (same file system, so the
     /// rename is atomic), and removed on SIGTERM or SIGINT once
     /// `removeTemporaryOnSignals` has been called.

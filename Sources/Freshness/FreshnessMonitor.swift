@@ -58,9 +58,6 @@ public final class FreshnessMonitor: Sendable {
         /// The last round in which an upstream answered.
         var lastAnswered: Int64?
         var behindSince: Int64?
-        var checks = 0
-        /// Rounds in which no upstream answered.
-        var failedChecks = 0
         var running = false
         var stopped = false
     }
@@ -94,8 +91,6 @@ public final class FreshnessMonitor: Sendable {
     }
 
     public var lastObservation: Observation? { state.withLock { $0.last } }
-    public var checkCount: Int { state.withLock { $0.checks } }
-    public var failedCheckCount: Int { state.withLock { $0.failedChecks } }
 
     /// Asks every upstream once, now, on the calling thread.
     @discardableResult
@@ -106,8 +101,7 @@ public final class FreshnessMonitor: Sendable {
         let observation = Observation(time: now, results: results, view: .from(serials: results.compactMap(\.serial)))
         state.withLock { s in
             s.last = observation
-            s.checks += 1
-            if case .unknown = observation.view { s.failedChecks += 1 } else { s.lastAnswered = now }
+            if observation.view != .unknown { s.lastAnswered = now }
             if observation.view.isAhead(of: zone?.serial) {
                 if s.behindSince == nil { s.behindSince = now }
             } else if case .majority = observation.view {

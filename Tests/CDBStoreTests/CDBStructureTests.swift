@@ -112,7 +112,7 @@ import ZoneFile
         for i in 0..<500 { text += "n\(i). 60 IN TXT \"\(i)\"\nn\(i). 60 IN A 192.0.2.\(i % 250)\n" }
         let records = try Array(ZoneParser.parse(Array(text.utf8), file: "t").records)
         let ours = scratch.file("ours.cdb")
-        try DataStore.write(records, to: ours)
+        try installRecords(records, to: ours)
         let entries = try DataStore.load(path: ours)
         #expect(entries.count == records.count)
         // The same entries through `cdb -c`, in the order of `cdb -d`.

@@ -5,6 +5,12 @@ import Testing
 import TestSupport
 import ZoneFile
 
+/// `records` written to `path` as an install does: staged beside it
+/// (temporary file, fsync, mode 0644), then renamed into place.
+func installRecords(_ records: [ResourceRecord], to path: String) throws(StoreError) {
+    try DataStore.stage(PackedRecords(records), for: path).install()
+}
+
 /// `cdb -d` from Debian's tinycdb, the reference reader of the format.
 func cdbDump(_ path: String) throws -> [UInt8] {
     try run("/usr/bin/cdb", ["-d", path]).stdout
@@ -25,7 +31,7 @@ func cdbDump(_ path: String) throws -> [UInt8] {
     @Test func roundTripsAndLowercasesKeys() throws {
         let scratch = try Scratch()
         let path = "\(scratch.path)/data.cdb"
-        try DataStore.write(records, to: path)
+        try installRecords(records, to: path)
         let loaded = try DataStore.load(path: path)
         #expect(loaded.count == records.count)
         #expect(Set(loaded.map(\.type)) == Set(records.map(\.type)))
@@ -41,7 +47,7 @@ func cdbDump(_ path: String) throws -> [UInt8] {
         // key \003com\000, value type 2, '=', TTL 172800, 8 zero TTD bytes, rdata.
         let scratch = try Scratch()
         let path = "\(scratch.path)/data.cdb"
-        try DataStore.write(Array(records[2...2]), to: path)
+        try installRecords(Array(records[2...2]), to: path)
         let rdata = Array("\u{1}a\u{C}gtld-servers\u{3}net\u{0}".utf8)
         let expectedValue = [0, 2, UInt8(ascii: "="), 0, 2, 0xA3, 0] + [UInt8](repeating: 0, count: 8) + rdata
         let dump = try cdbDump(path)
@@ -52,11 +58,11 @@ func cdbDump(_ path: String) throws -> [UInt8] {
 
     @Test func failedWriteLeavesTheOldFileAndNoTemporary() throws {
         let scratch = try Scratch()
-        #expect(throws: StoreError.self) { try DataStore.write(records, to: "\(scratch.path)/missing/data.cdb") }
+        #expect(throws: StoreError.self) { try installRecords(records, to: "\(scratch.path)/missing/data.cdb") }
         let asDirectory = "\(scratch.path)/data.cdb"
         try FileManager.default.createDirectory(atPath: asDirectory + "/x", withIntermediateDirectories: true)
         // Renaming a file over a non-empty directory fails: the install step.
-        #expect { try DataStore.write(records, to: asDirectory) } throws: { "\($0)".contains("cannot install") }
+        #expect { try installRecords(records, to: asDirectory) } throws: { "\($0)".contains("cannot install") }
         #expect(scratch.files == ["data.cdb"])
     }
 

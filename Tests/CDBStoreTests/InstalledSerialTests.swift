@@ -22,7 +22,7 @@ import ZoneFile
         #expect(DataStore.soa(path: scratch.write("junk.cdb", Array("not a cdb".utf8))) == nil)
         let zone = ". 518400 IN NS a.root.\na.root. 518400 IN A 192.0.2.1\n"
         let records = try Array(ZoneParser.parse(Array(zone.utf8), file: "t").records)
-        try DataStore.write(records, to: "\(scratch.path)/nosoa.cdb")
+        try installRecords(records, to: "\(scratch.path)/nosoa.cdb")
         #expect(DataStore.soa(path: "\(scratch.path)/nosoa.cdb") == nil)
     }
 

@@ -29,9 +29,9 @@ import TestSupport
         local.withLock { $0 = 2_026_082_201 }
         let now = monitor.input(now: first.time + 3600, localSerial: 2_026_082_201, soaExpire: 604_800, lastRefresh: first.time)
         #expect(!now.isBehind && FreshnessPolicy.assess(now).status == .ok)
-        monitor.checkNow()
+        let second = monitor.checkNow()
         #expect(monitor.input(now: 0, localSerial: 2_026_082_200, soaExpire: 1, lastRefresh: nil).behindSince == nil)
-        #expect(monitor.checkCount == 2 && monitor.failedCheckCount == 0)
+        #expect(second.view == .majority(serial: 2_026_082_201, answered: 3) && monitor.lastObservation?.time == second.time)
     }
 
     @Test func noUpstreamIsAReportedCondition() {
@@ -39,7 +39,7 @@ import TestSupport
         let monitor = FreshnessMonitor(configuration: .init(timeoutMilliseconds: 200, upstreams: [upstream("\(closed.host):\(closed.port)")]),
                                        served: { nil })
         #expect(monitor.checkNow().view == .unknown)
-        #expect(monitor.failedCheckCount == 1)
+        #expect(monitor.lastObservation?.view == .unknown)
         monitor.stop() // never started: returns at once
     }
 
@@ -48,9 +48,11 @@ import TestSupport
         let monitor = FreshnessMonitor(configuration: .init(interval: 3600, upstreams: [upstream("\(root.address):\(root.port)")]),
                                        served: { nil })
         monitor.start()
-        for _ in 0..<100 where monitor.checkCount == 0 { usleep(20_000) }
-        #expect(monitor.lastObservation?.view == .majority(serial: 9, answered: 1))
+        for _ in 0..<100 where monitor.lastObservation == nil { usleep(20_000) }
+        let first = try #require(monitor.lastObservation)
+        #expect(first.view == .majority(serial: 9, answered: 1))
         monitor.stop() // wakes the hour-long wait
-        #expect(monitor.checkCount == 1)
+        // One round only: the next was an hour away.
+        #expect(monitor.lastObservation?.time == first.time)
     }
 }
