@@ -84,14 +84,57 @@ public final class Server {
         } catch {
             throw ServeError("\(error)")
         }
-        let watchdogInterval = notifier?.watchdogInterval
-
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
+        // Reads /proc/self/maps now, before a chroot hides it.
         let memory = ResidentMemory()
         let watch = FreshnessWatch(
             settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, monitor: c.monitor, expiryAction: c.expiryAction,
                             transferClients: c.transferClients),
             metrics: ServerMetrics(), logger: logger)
+        let listeners = try bind(watch: watch, watchdogInterval: notifier?.watchdogInterval)
+        // SwiftNIO opens its sockets without close-on-exec: no descriptor
+        // of the server's is for a process it starts.
+        markDescriptorsCloseOnExec()
+        let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, logger: logger) }
+        let (holder, seen): (ZoneHolder, FileIdentity?)
+        do throws(ServeError) {
+            (holder, seen) = try dropPrivilegesAndLoad(account: account, selfRefresh: selfRefresh, watch: watch)
+        } catch {
+            listeners.stop()
+            throw error
+        }
+
+        watch.attach(holder, modified: seen?.modifiedSeconds)
+        // Judged before the first query: data that is already expired at
+        // start is never served, not even for a second.
+        watch.update()
+        let transferGuard = TransferGuard(key: c.transferKey)
+        let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry,
+                                     secondaries: watch.secondaries,
+                                     notifications: NotifyReceiver(primaries: c.primaries, refresh: selfRefresh, logger: logger,
+                                                                   transferGuard: transferGuard),
+                                     transferGuard: transferGuard, logger: logger)
+        listeners.udp.start(serving)
+        listeners.tcp.start(serving)
+        watch.start()
+        selfRefresh?.start(watch: watch)
+        logServing(holder.zone, http: listeners.status != nil, refreshing: selfRefresh != nil, watch: watch)
+
+        var supervisor = Supervisor(server: self, signals: signals, notifier: notifier, listeners: listeners, watch: watch,
+                                    holder: holder, seen: seen, memory: memory)
+        supervisor.run()
+        listeners.status?.stop()
+        selfRefresh?.stop()
+        watch.stop()
+        listeners.tcp.stop()
+        listeners.udp.stop()
+        logger.info("stopped")
+    }
+
+    /// The sockets, bound as root before anything else: all of them, or
+    /// none (what was bound is closed again) and the error.
+    private func bind(watch: FreshnessWatch, watchdogInterval: Duration?) throws(ServeError) -> Listeners {
+        let c = configuration
         // TCP first: the UDP sockets use SO_REUSEPORT, so a second instance
         // started on the same address would bind them and take a share of
         // the queries; the TCP bind, exclusive, stops it before that.
@@ -108,94 +151,125 @@ public final class Server {
             tcp.stop()
             throw error
         }
-        let status: StatusServer?
         do {
-            status = try startStatusServer(watch)
+            return Listeners(tcp: tcp, udp: udp, status: try startStatusServer(watch))
         } catch {
             tcp.stop()
             udp.stop()
             throw error
         }
-        // SwiftNIO opens its sockets without close-on-exec: no descriptor
-        // of the server's is for a process it starts.
-        markDescriptorsCloseOnExec()
-        let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, logger: logger) }
-        let holder: ZoneHolder
-        var seen: FileIdentity?
-        do throws(ServeError) {
-            if let directory = c.chroot { try Privileges.confine(to: directory) }
-            if let account { try Privileges.become(account) }
-            // Nothing to serve yet: the first refresh comes before the first
-            // load, as the user every later one runs as.
-            if let selfRefresh, FileIdentity(path: c.dataPath) == nil {
-                let attempt = selfRefresh.run(reason: "no data", serving: nil)
-                watch.refreshed(attempt)
-                guard attempt.succeeded else { throw ServeError("\(c.dataPath) is missing and the refresh failed: \(attempt.message)") }
-            }
-            // Loaded after the privilege drop: the file must be readable as
-            // the user and inside the jail, exactly as every reload will need.
-            seen = FileIdentity(path: c.dataPath)
-            holder = ZoneHolder(try load())
-        } catch {
-            status?.stop()
-            tcp.stop()
-            udp.stop()
-            throw error
-        }
+    }
 
-        watch.attach(holder, modified: seen?.modifiedSeconds)
-        // Judged before the first query: data that is already expired at
-        // start is never served, not even for a second.
-        watch.update()
-        let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry,
-                                     secondaries: watch.secondaries,
-                                     notifications: NotifyReceiver(primaries: c.primaries, refresh: selfRefresh, logger: logger,
-                                                                   transferGuard: TransferGuard(key: c.transferKey)),
-                                     transferGuard: TransferGuard(key: c.transferKey), logger: logger)
-        udp.start(serving)
-        tcp.start(serving)
-        watch.start()
-        selfRefresh?.start(watch: watch)
-        let zone = holder.zone
+    /// Into the jail and the account, then the first refresh when there is
+    /// no data yet, then the first load: as the user every later reload
+    /// (and refresh) runs as, so that a file it could not read fails now.
+    private func dropPrivilegesAndLoad(account: Privileges.Account?, selfRefresh: SelfRefresh?,
+                                       watch: FreshnessWatch) throws(ServeError) -> (ZoneHolder, FileIdentity?) {
+        let c = configuration
+        if let directory = c.chroot { try Privileges.confine(to: directory) }
+        if let account { try Privileges.become(account) }
+        if let selfRefresh, FileIdentity(path: c.dataPath) == nil {
+            let attempt = selfRefresh.run(reason: "no data", serving: nil)
+            watch.refreshed(attempt)
+            guard attempt.succeeded else { throw ServeError("\(c.dataPath) is missing and the refresh failed: \(attempt.message)") }
+        }
+        let seen = FileIdentity(path: c.dataPath)
+        return (ZoneHolder(try load()), seen)
+    }
+
+    private func logServing(_ zone: ZoneIndex, http: Bool, refreshing: Bool, watch: FreshnessWatch) {
+        let c = configuration
         logger.info("serving", metadata: [
             "version": "\(BuildInfo.description)",
             "addresses": "\(c.addresses.map(\.description).joined(separator: " ")) (udp+tcp)",
             "serial": "\(zone.soa.serial)", "tlds": "\(zone.delegationCount)", "records": "\(zone.recordCount)",
             "data": "\(c.dataPath)", "udp-workers": "\(c.udpWorkers)",
-            "http": "\(status == nil ? "off" : c.statusAddress!.description)",
+            "http": "\(http ? c.statusAddress!.description : "off")",
             "transfers": "\(c.transferClients.isEmpty ? "none" : c.transferClients.map(\.description).joined(separator: " "))",
             "soa-checks": "\(c.monitor.interval.map { "every \($0)s" } ?? "off")",
             "rate-limit": "\(c.rateLimit == 0 ? "off" : "\(c.rateLimit)/s per prefix")",
-            "refresh": "\(selfRefresh == nil ? "off" : "on a newer upstream serial, checked every \(zone.soa.refresh)s")",
+            "refresh": "\(refreshing ? "on a newer upstream serial, checked every \(zone.soa.refresh)s" : "off")",
             "freshness": "\(watch.report().assessment.status)",
         ])
+    }
 
-        // Start-up is over once the transports run: shed its memory now and
-        // once more an interval later, when the threads have settled.
-        memory.shed()
+    /// The bound sockets and the HTTP endpoint.
+    struct Listeners {
+        let tcp: TCPServer
+        let udp: UDPServer
+        let status: StatusServer?
 
-        var watchdog = notifier.flatMap { notifier in
-            watchdogInterval.map { AnsweringWatchdog(notifier: notifier, interval: $0, udp: udp.pulses, tcp: tcp) }
+        func stop() {
+            status?.stop()
+            tcp.stop()
+            udp.stop()
         }
-        let secondaries = ZoneNotifier(targets: c.notifyTargets, sources: c.addresses, key: c.transferKey, logger: logger)
-        // Once at start too: a secondary that missed a reload while this
-        // server was down learns of the serial now, not at its SOA refresh.
-        secondaries.announce(zone.soaRecord)
-        var statusShown = statusLine(holder, watch)
-        notifier?.ready(status: statusShown)
+    }
 
-        // This thread now only watches: signals, data.cdb once per interval,
-        // and the answering threads for the watchdog.
-        let wait = min(c.pollInterval * 1000, watchdogInterval.map { max(10, Int($0 / .milliseconds(1))) } ?? Int.max)
-        // Memory is shed again once every UDP worker has let go of the old
-        // index: each drops it at its next batch, or at its receive timeout
-        // (a second at most) when no query comes.
-        let shedDelay = Duration.seconds(2)
-        var shedAt: ContinuousClock.Instant? = .now + shedDelay
+    /// The main thread once serving: signals, data.cdb once per interval,
+    /// the answering threads for the watchdog, memory shed after start-up
+    /// and reloads, NOTIFY after each reload; until SIGTERM or SIGINT.
+    private struct Supervisor {
+        let server: Server
+        let signals: SignalPipe
+        let notifier: ServiceNotifier?
+        let watch: FreshnessWatch
+        let holder: ZoneHolder
+        let memory: ResidentMemory
+        let secondaries: ZoneNotifier
+        var watchdog: AnsweringWatchdog?
+        var seen: FileIdentity?
+        var statusShown: String
+        /// Memory is shed again once every UDP worker has let go of the old
+        /// index: each drops it at its next batch, or at its receive timeout
+        /// (a second at most) when no query comes.
+        static let shedDelay = Duration.seconds(2)
+        var shedAt: ContinuousClock.Instant?
         var codeShedAt = ContinuousClock.now + ResidentMemory.codeInterval
-        while true {
-            let s = signals.wait(milliseconds: wait)
-            watchdog?.check(logger: logger)
+
+        init(server: Server, signals: SignalPipe, notifier: ServiceNotifier?, listeners: Listeners, watch: FreshnessWatch,
+             holder: ZoneHolder, seen: FileIdentity?, memory: ResidentMemory) {
+            let c = server.configuration
+            self.memory = memory
+            self.server = server
+            self.signals = signals
+            self.notifier = notifier
+            self.watch = watch
+            self.holder = holder
+            self.seen = seen
+            watchdog = notifier.flatMap { notifier in
+                notifier.watchdogInterval.map { AnsweringWatchdog(notifier: notifier, interval: $0, udp: listeners.udp.pulses, tcp: listeners.tcp) }
+            }
+            secondaries = ZoneNotifier(targets: c.notifyTargets, sources: c.addresses, key: c.transferKey, logger: server.logger)
+            statusShown = server.statusLine(holder, watch)
+        }
+
+        mutating func run() {
+            // Start-up is over once the transports run: shed its memory now
+            // and once more an interval later, when the threads have settled.
+            memory.shed()
+            shedAt = .now + Self.shedDelay
+            // Once at start too: a secondary that missed a reload while this
+            // server was down learns of the serial now, not at its SOA refresh.
+            secondaries.announce(holder.zone.soaRecord)
+            notifier?.ready(status: statusShown)
+            let c = server.configuration
+            let wait = min(c.pollInterval * 1000, notifier?.watchdogInterval.map { max(10, Int($0 / .milliseconds(1))) } ?? Int.max)
+            let logger = server.logger
+            while true {
+                let s = signals.wait(milliseconds: wait)
+                watchdog?.check(logger: logger)
+                shedIfDue()
+                if s == SIGTERM || s == SIGINT {
+                    logger.info("stopping", metadata: ["signal": "\(s == SIGTERM ? "TERM" : "INT")"])
+                    notifier?.stopping()
+                    return
+                }
+                reloadOrUpdate(hangup: s == SIGHUP)
+            }
+        }
+
+        private mutating func shedIfDue() {
             if let at = shedAt, ContinuousClock.now >= at {
                 memory.shed()
                 shedAt = nil
@@ -204,14 +278,14 @@ public final class Server {
                 memory.shedCode()
                 codeShedAt = .now + ResidentMemory.codeInterval
             }
-            if s == SIGTERM || s == SIGINT {
-                logger.info("stopping", metadata: ["signal": "\(s == SIGTERM ? "TERM" : "INT")"])
-                notifier?.stopping()
-                break
-            }
-            let now = FileIdentity(path: c.dataPath)
+        }
+
+        /// A reload on SIGHUP or a replaced data.cdb; else the freshness
+        /// verdict brought up to date, and systemd's status line with it.
+        private mutating func reloadOrUpdate(hangup: Bool) {
+            let now = FileIdentity(path: server.configuration.dataPath)
             var reason: String?
-            if s == SIGHUP {
+            if hangup {
                 reason = "SIGHUP"
             } else if now != seen, now != nil {
                 reason = "data.cdb replaced"
@@ -221,27 +295,21 @@ public final class Server {
             seen = now
             if let reason {
                 notifier?.reloading()
-                let reloaded = reload(into: holder, reason: reason)
+                let reloaded = server.reload(into: holder, reason: reason)
                 watch.reloaded(succeeded: reloaded, modified: now?.modifiedSeconds)
                 if reloaded { secondaries.announce(holder.zone.soaRecord) }
-                statusShown = statusLine(holder, watch)
+                statusShown = server.statusLine(holder, watch)
                 notifier?.ready(status: statusShown)
-                shedAt = .now + shedDelay
+                shedAt = .now + Self.shedDelay
             } else {
                 watch.update()
-                let line = statusLine(holder, watch)
+                let line = server.statusLine(holder, watch)
                 if line != statusShown {
                     statusShown = line
                     notifier?.status(line)
                 }
             }
         }
-        status?.stop()
-        selfRefresh?.stop()
-        watch.stop()
-        tcp.stop()
-        udp.stop()
-        logger.info("stopped")
     }
 
     /// `systemctl status`'s line: the serial served and how fresh it is.
