@@ -255,8 +255,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             // header) gets no reply; the connection goes on.
             guard reply.length > 0 else { continue }
             if out == nil { out = context.channel.allocator.buffer(capacity: 2 + reply.length) }
-            out!.writeInteger(UInt16(reply.length))
-            out!.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<reply.length]))
+            out!.writeDNSMessage(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<reply.length]))
         }
         if incoming.readableBytes > 0 {
             incoming.discardReadBytes()
@@ -358,8 +357,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             // Room for the TSIG is kept in every message (`ZoneTransfer`).
             if t.signer != nil { length = t.signer!.sign(Self.scratch, length: length) ?? length }
             var buffer = context.channel.allocator.buffer(capacity: 2 + length)
-            buffer.writeInteger(UInt16(length))
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))
+            buffer.writeDNSMessage(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))
             t.next += 1
             t.bytes += length
             transfer = t.next < t.reply.messageCount ? t : nil
@@ -397,8 +395,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
                 handler.forwardsInFlight -= 1
                 guard let context = handler.context, !handler.closing else { return }
                 var buffer = context.channel.allocator.buffer(capacity: 2 + bytes.count)
-                buffer.writeInteger(UInt16(bytes.count))
-                buffer.writeBytes(bytes)
+                bytes.withUnsafeBytes { buffer.writeDNSMessage($0) }
                 handler.send(buffer, context: context)
             }
         }
@@ -441,5 +438,14 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         guard !closing, let context else { return }
         closing = true
         context.close(promise: nil)
+    }
+}
+
+extension ByteBuffer {
+    /// Appends `message` as DNS over TCP frames it: after its length in
+    /// two bytes (RFC 1035 §4.2.2).
+    mutating func writeDNSMessage(_ message: UnsafeRawBufferPointer) {
+        writeInteger(UInt16(message.count))
+        writeBytes(message)
     }
 }
