@@ -55,7 +55,7 @@ public struct Responder: Sendable {
         }
     }
 
-    private func answer(_ q: IncomingQuery, packet: UnsafeRawBufferPointer, zone: ZoneIndex, transport: Transport,
+    func answer(_ q: IncomingQuery, packet: UnsafeRawBufferPointer, zone: ZoneIndex, transport: Transport,
                         into out: UnsafeMutableRawBufferPointer) -> Reply {
         guard q.qclass == .in else {
             if q.qclass == .ch, q.qtype == .txt, let text = chaos.text(for: packet, qnameEnd: q.qnameEnd) {
@@ -63,6 +63,8 @@ public struct Responder: Sendable {
             }
             return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
         }
+        // A transfer the server may grant never gets here (`classify`);
+        // the rest (AXFR over UDP, another zone, no transfers) are refused.
         if q.qtype == .axfr || q.qtype == .ixfr {
             return errorReply(.refused, id: q.id, flags: q.flags, packet: packet, questionEnd: q.questionEnd, edns: q.edns, into: out)
         }
@@ -129,7 +131,7 @@ public struct Responder: Sendable {
 
     /// A reply with no records: the header (ID, opcode, RD echoed), the
     /// question when it could be parsed, and OPT when the query had EDNS.
-    private func errorReply(_ rcode: RCode, id: UInt16, flags: UInt16, packet: UnsafeRawBufferPointer, questionEnd: Int?,
+    func errorReply(_ rcode: RCode, id: UInt16, flags: UInt16, packet: UnsafeRawBufferPointer, questionEnd: Int?,
                             edns: EDNSRequest?, into out: UnsafeMutableRawBufferPointer) -> Reply {
         var end = MessageHeader.size
         if let questionEnd {

@@ -54,23 +54,6 @@ final class ExpiryState: Sendable {
     /// What the server does with queries now, for `/health` and logs.
     var mode: String { isIntercepting ? action.rawValue : "serve" }
 
-    enum Handling {
-        /// Answer from the zone as usual: malformed packets, other classes
-        /// (CHAOS identity), zone transfers; no live root can do better.
-        case local
-        case serverFailure(IncomingQuery)
-        case forward(IncomingQuery)
-    }
-
-    /// `intercepting` is `isIntercepting`, read once per batch by the caller.
-    @inline(__always)
-    func handling(of packet: UnsafeRawBufferPointer, intercepting: Bool) -> Handling {
-        guard intercepting, case .query(let query) = QueryParser.parse(packet), query.qclass == .in,
-              query.qtype != .axfr, query.qtype != .ixfr else { return .local }
-        // There is a forwarder exactly when the action is `forward`.
-        return forwarder != nil ? .forward(query) : .serverFailure(query)
-    }
-
     /// Relays `query` and sends what comes back, or SERVFAIL when no live
     /// root answered, through `send` (which runs on the forwarder's thread).
     func forward(_ query: IncomingQuery, packet: UnsafeRawBufferPointer, overTCP: Bool, responder: Responder,

@@ -21,12 +21,6 @@ struct NotifyReceiver: Sendable {
     /// With `--transfer-key`, a NOTIFY must be signed by it, and the acknowledgement is.
     let transferGuard: TransferGuard
 
-    /// Whether `packet` is a NOTIFY request (opcode 4, QR clear).
-    @inline(__always)
-    static func isNotify(_ packet: UnsafeRawBufferPointer) -> Bool {
-        packet.count >= MessageHeader.size && packet[2] & 0xF8 == 4 << 3
-    }
-
     /// The reply to a NOTIFY from `peer`, written into `out`.
     func answer(_ packet: UnsafeRawBufferPointer, from peer: IPEndpoint?, responder: Responder,
                 into out: UnsafeMutableRawBufferPointer) -> Reply {

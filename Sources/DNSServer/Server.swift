@@ -390,6 +390,11 @@ struct ServingContext: Sendable {
     let notifications: NotifyReceiver
     let transferGuard: TransferGuard
     let logger: Logger
+
+    /// Present when some client may transfer the zone.
+    var secondaryRequests: SecondaryRequests? {
+        secondaries.map { SecondaryRequests(log: $0, transferGuard: transferGuard, expiry: expiry, responder: responder, logger: logger) }
+    }
 }
 
 /// What identifies one version of data.cdb: a rename gives a new inode, an

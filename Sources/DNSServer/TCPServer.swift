@@ -226,28 +226,16 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         var out: ByteBuffer?
         var completed = false
         let zone = serving.holder.zone
-        let responder = serving.responder
         let intercepting = serving.expiry.isIntercepting
+        let facts = TransportFacts(transport: .tcp, transfers: serving.secondaries != nil, intercepting: intercepting,
+                                   forwarding: serving.expiry.forwarder != nil)
         while transfer == nil, let length = incoming.getInteger(at: incoming.readerIndex, as: UInt16.self),
               incoming.readableBytes >= 2 + Int(length) {
             incoming.moveReaderIndex(forwardBy: 2)
             completed = true
             let reply = incoming.readWithUnsafeReadableBytes { query -> (Int, Reply?) in
                 let q = UnsafeRawBufferPointer(rebasing: query[0..<Int(length)])
-                switch serving.expiry.handling(of: q, intercepting: intercepting) {
-                case .local where NotifyReceiver.isNotify(q):
-                    return (Int(length), serving.notifications.answer(q, from: peer, responder: responder, into: Self.scratch))
-                case .local:
-                    if let secondaries = serving.secondaries, case .query(let parsed) = QueryParser.parse(q) {
-                        return (Int(length), secondaryQuery(parsed, packet: q, zone: zone, log: secondaries))
-                    }
-                    return (Int(length), responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch))
-                case .serverFailure(let parsed):
-                    return (Int(length), responder.serverFailure(to: parsed, packet: q, into: Self.scratch))
-                case .forward(let parsed):
-                    forward(parsed, packet: q, context: context)
-                    return (Int(length), nil)
-                }
+                return (Int(length), answer(q, zone: zone, facts: facts, context: context))
             }
             guard let reply else { continue }
             serving.metrics.record(reply, transport: .tcp)
@@ -255,8 +243,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             // header) gets no reply; the connection goes on.
             guard reply.length > 0 else { continue }
             if out == nil { out = context.channel.allocator.buffer(capacity: 2 + reply.length) }
-            out!.writeInteger(UInt16(reply.length))
-            out!.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<reply.length]))
+            out!.writeDNSMessage(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<reply.length]))
         }
         if incoming.readableBytes > 0 {
             incoming.discardReadBytes()
@@ -269,65 +256,35 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         sendTransfer(context: context)
     }
 
-    /// What a secondary may ask when transfers are on: a transfer (started
-    /// here; nil returned), refused without rights or on expired data
-    /// (unless `--on-expiry serve` keeps serving it), so that no data with
-    /// a fresh clock leaves the host; the SOA with the
-    /// time left (RFC 7314's EXPIRE) when asked; anything else as usual.
-    private func secondaryQuery(_ query: IncomingQuery, packet q: UnsafeRawBufferPointer, zone: ZoneIndex, log: SecondaryLog) -> Reply? {
+    /// The reply to one query, in `scratch`; nil when there is none yet
+    /// (a transfer started, a query relayed to the live roots).
+    private func answer(_ packet: UnsafeRawBufferPointer, zone: ZoneIndex, facts: TransportFacts, context: ChannelHandlerContext) -> Reply? {
         let responder = serving.responder
-        let now = Int64(time(nil))
-        if let zoneTransfer = zone.transfer, zoneTransfer.isRequested(by: query, in: q) {
-            let kind: SecondaryLog.Kind = query.qtype == .ixfr ? .ixfr : .axfr
-            guard transferAllowed, let peer else {
-                log.refused(kind)
-                return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
+        switch responder.classify(packet, zone: zone, facts: facts, into: Self.scratch) {
+        case .reply(let reply):
+            return reply
+        case .notify:
+            return serving.notifications.answer(packet, from: peer, responder: responder, into: Self.scratch)
+        case .soaCheck(let query, let reply):
+            return serving.secondaryRequests!.answerSOACheck(query, packet: packet, reply: reply, from: peer, allowed: transferAllowed,
+                                                             into: Self.scratch)
+        case .transfer(let query, let zoneTransfer):
+            switch serving.secondaryRequests!.admit(query, packet: packet, from: peer, allowed: transferAllowed,
+                                                     intercepting: facts.intercepting, into: Self.scratch) {
+            case .refused(let reply):
+                return reply
+            case .granted(let kind, let held, let signer):
+                let reply = zoneTransfer.reply(to: query.qtype, holding: held)
+                let expire = query.edns?.expire == true ? serving.expiry.expireSeconds(now: Int64(time(nil))) : nil
+                // What went on the wire: an IXFR answered with the whole zone is an AXFR's bytes.
+                transfer = Transfer(reply: reply, query: query, packet: Array(packet[0..<query.questionEnd]),
+                                    kind: reply.form == .full ? .axfr : kind, expire: expire, signer: signer)
+                return nil
             }
-            let held = kind == .ixfr ? ZoneTransfer.heldSerial(in: q) : nil
-            var signer: TSIGSigner?
-            switch serving.transferGuard.judge(q, required: true) {
-            case .allowed(let tsig): signer = tsig
-            case .refused(let reason):
-                serving.logger.notice("transfer refused", metadata: ["client": "\(peer)", "reason": "\(reason)"])
-                log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
-                return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
-            case .failed(let bytes, let reason):
-                serving.logger.notice("transfer refused", metadata: ["client": "\(peer)", "reason": "\(reason)"])
-                log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
-                return TransferGuard.write(bytes, into: Self.scratch)
-            }
-            guard !serving.expiry.isIntercepting else {
-                log.transfer(peer, kind: kind, outcome: .refused, serial: held, bytes: 0, now: now)
-                // The responder, which never streams a transfer, refuses it.
-                return responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
-            }
-            log.requested(peer, holding: held, now: now)
-            let reply = zoneTransfer.reply(to: query.qtype, holding: held)
-            // What went on the wire: an IXFR answered with the whole zone is an AXFR's bytes.
-            transfer = Transfer(reply: reply, query: query, packet: Array(q[0..<query.questionEnd]), kind: reply.form == .full ? .axfr : kind,
-                                expire: query.edns?.expire == true ? serving.expiry.expireSeconds(now: now) : nil, signer: signer)
+        case .forward(let query):
+            forward(query, packet: packet, context: context)
             return nil
         }
-        var signer: TSIGSigner?
-        if transferAllowed, query.qtype == .soa, query.qnameLength == 1 {
-            switch serving.transferGuard.judge(q, required: false) {
-            case .allowed(let tsig): signer = tsig
-            case .refused: break
-            case .failed(let bytes, let reason):
-                serving.logger.notice("signed SOA query refused", metadata: ["client": "\(peer.map(\.description) ?? "?")", "reason": "\(reason)"])
-                return TransferGuard.write(bytes, into: Self.scratch)
-            }
-        }
-        var reply = responder.respond(to: q, zone: zone, transport: .tcp, into: Self.scratch)
-        if transferAllowed, let peer, query.qtype == .soa, query.qnameLength == 1 {
-            log.askedSOA(peer, now: now)
-            if query.edns?.expire == true, let seconds = serving.expiry.expireSeconds(now: now),
-               let length = EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: reply.length, in: Self.scratch) {
-                reply.length = length
-            }
-        }
-        if var signer, let length = signer.sign(Self.scratch, length: reply.length) { reply.length = length }
-        return reply
     }
 
     /// A transfer in progress: the zone as it was when the query came (a
@@ -358,8 +315,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
             // Room for the TSIG is kept in every message (`ZoneTransfer`).
             if t.signer != nil { length = t.signer!.sign(Self.scratch, length: length) ?? length }
             var buffer = context.channel.allocator.buffer(capacity: 2 + length)
-            buffer.writeInteger(UInt16(length))
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))
+            buffer.writeDNSMessage(UnsafeRawBufferPointer(rebasing: Self.scratch[0..<length]))
             t.next += 1
             t.bytes += length
             transfer = t.next < t.reply.messageCount ? t : nil
@@ -397,8 +353,7 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
                 handler.forwardsInFlight -= 1
                 guard let context = handler.context, !handler.closing else { return }
                 var buffer = context.channel.allocator.buffer(capacity: 2 + bytes.count)
-                buffer.writeInteger(UInt16(bytes.count))
-                buffer.writeBytes(bytes)
+                bytes.withUnsafeBytes { buffer.writeDNSMessage($0) }
                 handler.send(buffer, context: context)
             }
         }
@@ -441,5 +396,14 @@ final class DNSOverTCPHandler: ChannelDuplexHandler {
         guard !closing, let context else { return }
         closing = true
         context.close(promise: nil)
+    }
+}
+
+extension ByteBuffer {
+    /// Appends `message` as DNS over TCP frames it: after its length in
+    /// two bytes (RFC 1035 §4.2.2).
+    mutating func writeDNSMessage(_ message: UnsafeRawBufferPointer) {
+        writeInteger(UInt16(message.count))
+        writeBytes(message)
     }
 }

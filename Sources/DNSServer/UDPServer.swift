@@ -147,7 +147,7 @@ final class UDPServer: @unchecked Sendable {
             txMsgs[i].msg_hdr.msg_iovlen = 1
         }
 
-        let secondaries = serving.secondaries
+        let requests = serving.secondaryRequests
         // As NSD's default slip: every second query over the rate gets TC.
         let limiter = rateLimit > 0 ? RateLimiter(rate: rateLimit, slip: 2) : nil
         var view = ZoneView(serving.holder)
@@ -168,6 +168,8 @@ final class UDPServer: @unchecked Sendable {
             }
             let zone = view.zone
             let intercepting = expiry.isIntercepting
+            let facts = TransportFacts(transport: .udp, transfers: requests != nil, intercepting: intercepting,
+                                       forwarding: expiry.forwarder != nil)
             let second = limiter == nil ? 0 : RateLimiter.currentSecond()
             var replies = 0
             for i in 0..<Int(received) {
@@ -186,25 +188,18 @@ final class UDPServer: @unchecked Sendable {
                     metrics.recordRateLimited(slipped: true)
                     reply = responder.slip(to: query, into: slot)
                 } else {
-                    switch expiry.handling(of: query, intercepting: intercepting) {
-                    case .local where NotifyReceiver.isNotify(query):
+                    switch responder.classify(query, zone: zone, facts: facts, into: slot) {
+                    case .reply(let answered):
+                        reply = answered
+                    case .notify:
                         reply = serving.notifications.answer(query, from: IPEndpoint(peers + i), responder: responder, into: slot)
-                    case .local:
-                        reply = responder.respond(to: query, zone: zone, transport: .udp, into: slot)
-                        // A secondary's SOA check (`. SOA`: a root name, then type 6): rare, so looked at closely.
-                        if let secondaries, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 6 {
-                            reply.length = secondarySOA(query, reply: reply.length, peer: peers + i, log: secondaries, expiry: expiry,
-                                                        guard: serving.transferGuard, logger: logger, into: slot)
-                        }
-                        // `. IXFR` (type 251) from a secondary: the SOA alone (RFC 1995 §2).
-                        if !intercepting, let secondaries, let transfer = zone.transfer, query.count > 16, query[12] == 0, query[13] == 0, query[14] == 251,
-                           let length = incrementalOverUDP(query, transfer: transfer, peer: peers + i, log: secondaries,
-                                                           guard: serving.transferGuard, logger: logger, payload: responder.maximumUDPPayload,
-                                                           into: slot) {
-                            reply = Reply(length: length, kind: .answer, rcode: .noError, truncated: false)
-                        }
-                    case .serverFailure(let q):
-                        reply = responder.serverFailure(to: q, packet: query, into: slot)
+                    case .soaCheck(let q, let answered):
+                        let client = IPEndpoint(peers + i)
+                        reply = requests!.answerSOACheck(q, packet: query, reply: answered, from: client,
+                                                         allowed: client.map { requests!.log.allows($0.address) } ?? false, into: slot)
+                    case .transfer(let q, let transfer):
+                        reply = incrementalOverUDP(q, packet: query, transfer: transfer, from: IPEndpoint(peers + i), requests: requests!,
+                                                   intercepting: intercepting, payload: responder.maximumUDPPayload, into: slot)
                     case .forward(let q):
                         metrics.forwarded.increment()
                         let peer = Peer(address: peers[i], length: peerLength)
@@ -235,58 +230,22 @@ final class UDPServer: @unchecked Sendable {
     }
 }
 
-/// An SOA query from a client with transfer rights is noted for `/health`,
-/// and told the time its data may still be served when it asks (RFC 7314:
-/// BIND's `request-expire` asks in its SOA checks); the reply's new length.
-/// With `--transfer-key`, a signed one gets a signed reply (or the TSIG
-/// error), as secondaries that sign their SOA checks require.
-private func secondarySOA(_ query: UnsafeRawBufferPointer, reply length: Int, peer: UnsafePointer<sockaddr_storage>,
-                          log: SecondaryLog, expiry: ExpiryState, guard transferGuard: TransferGuard, logger: Logger,
-                          into slot: UnsafeMutableRawBufferPointer) -> Int {
-    guard length > 0, let client = IPEndpoint(peer), log.allows(client.address) else { return length }
-    var signer: TSIGSigner?
-    switch transferGuard.judge(query, required: false) {
-    case .allowed(let tsig): signer = tsig
-    case .refused: break
-    case .failed(let reply, let reason):
-        logger.notice("signed SOA query refused", metadata: ["client": "\(client)", "reason": "\(reason)"])
-        return TransferGuard.write(reply, into: slot).length
+/// IXFR over UDP (RFC 1995 §2): the current SOA alone, whatever serial
+/// the client holds. A client that is behind sees a newer serial and asks
+/// again over TCP, where the differences go.
+private func incrementalOverUDP(_ query: IncomingQuery, packet: UnsafeRawBufferPointer, transfer: ZoneTransfer, from client: IPEndpoint?,
+                                requests: SecondaryRequests, intercepting: Bool, payload: Int,
+                                into slot: UnsafeMutableRawBufferPointer) -> Reply {
+    let allowed = client.map { requests.log.allows($0.address) } ?? false
+    switch requests.admit(query, packet: packet, from: client, allowed: allowed, intercepting: intercepting, into: slot) {
+    case .refused(let reply):
+        return reply
+    case .granted(_, _, let signer):
+        var length = transfer.soaOnly.write(0, replyingTo: query, packet: packet, payload: payload, into: slot)
+        if var signer { length = signer.sign(slot, length: length) ?? length }
+        requests.log.transfer(client!, kind: .ixfr, outcome: .ok, serial: transfer.serial, bytes: length, now: Int64(time(nil)))
+        return Reply(length: length, kind: .answer, rcode: .noError, truncated: false)
     }
-    let now = Int64(time(nil))
-    log.askedSOA(client, now: now)
-    var length = length
-    if case .query(let parsed) = QueryParser.parse(query), parsed.edns?.expire == true, let seconds = expiry.expireSeconds(now: now) {
-        length = EDNSOption.append(EDNSOption.expire(seconds: seconds), toReplyOf: length, in: slot) ?? length
-    }
-    if var signer { length = signer.sign(slot, length: length) ?? length }
-    return length
-}
-
-/// IXFR over UDP from a client with transfer rights (RFC 1995 §2): the
-/// current SOA alone, whatever serial it holds. A client that is behind
-/// sees a newer serial and asks again over TCP, where the differences
-/// go; nil (the responder's REFUSED stands) for anyone else.
-private func incrementalOverUDP(_ query: UnsafeRawBufferPointer, transfer: ZoneTransfer, peer: UnsafePointer<sockaddr_storage>,
-                                log: SecondaryLog, guard transferGuard: TransferGuard, logger: Logger, payload: Int,
-                                into slot: UnsafeMutableRawBufferPointer) -> Int? {
-    guard let client = IPEndpoint(peer), log.allows(client.address), case .query(let parsed) = QueryParser.parse(query),
-          transfer.isRequested(by: parsed, in: query) else { return nil }
-    var signer: TSIGSigner?
-    switch transferGuard.judge(query, required: true) {
-    case .allowed(let tsig): signer = tsig
-    case .refused(let reason):
-        logger.notice("transfer refused", metadata: ["client": "\(client)", "reason": "\(reason)"])
-        return nil
-    case .failed(let reply, let reason):
-        logger.notice("transfer refused", metadata: ["client": "\(client)", "reason": "\(reason)"])
-        return TransferGuard.write(reply, into: slot).length
-    }
-    let now = Int64(time(nil))
-    log.requested(client, holding: ZoneTransfer.heldSerial(in: query), now: now)
-    var length = transfer.soaOnly.write(0, replyingTo: parsed, packet: query, payload: payload, into: slot)
-    if var signer { length = signer.sign(slot, length: length) ?? length }
-    log.transfer(client, kind: .ixfr, outcome: .ok, serial: transfer.serial, bytes: length, now: now)
-    return length
 }
 
 /// A client's address, kept for a reply sent later (a forwarded query's).
