@@ -44,7 +44,7 @@ public final class ZoneIndex: Sendable {
     let negative: Int
     /// For DO: the same SOA with its RRSIGs, which the NSEC proofs follow.
     /// A negative reply is written in parts, this and one template per NSEC
-    /// (`Found.second`, `third`), so that the SOA's signature and each NSEC's are held
+    /// (`Found.noData`, `Found.nxDomain`), so that the SOA's signature and each NSEC's are held
     /// once, not once per name and gap: 2.8 of the signed root's 5.9 MB of
     /// templates were copies of them.
     let signedNegative: Int
@@ -274,29 +274,6 @@ public final class ZoneIndex: Sendable {
     struct Signed {
         var set: [ResourceRecord]
         var signatures: [ResourceRecord]
-    }
-
-    /// Writes a found reply: its template, then the ones that follow it, if
-    /// any, each after the last while nothing required was left out.
-    @inline(__always)
-    func write(_ found: Found, into out: UnsafeMutableRawBufferPointer, at offset: Int, limit: Int,
-               qnameLength: Int) -> ResponseTemplate.Placement {
-        templates.withUnsafeBytes { block in
-            var placement = ResponseTemplate.write(packed: block.baseAddress! + found.template, into: out, at: offset, limit: limit,
-                                                   qnameLength: qnameLength, firstAt: offset)
-            @inline(__always) func follow(with template: Int?) {
-                guard let template, !placement.truncated else { return }
-                placement.append(ResponseTemplate.write(packed: block.baseAddress! + template, into: out, at: placement.end,
-                                                        limit: limit, qnameLength: qnameLength, firstAt: offset))
-            }
-            if found.countedAsAnswer {
-                let c = placement.counts
-                placement.counts = (c.answer &+ c.authority &+ c.additional, 0, 0)
-            }
-            follow(with: found.second)
-            follow(with: found.third)
-            return placement
-        }
     }
 
     /// NS in authority; glue in additional. Glue for name servers inside the

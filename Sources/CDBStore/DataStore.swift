@@ -69,7 +69,7 @@ public enum DataStore {
         /// Stages the journal beside data.cdb for `new`, which replaces the
         /// data installed there (if any): done on the staging thread, while
         /// the zone is checked.
-        mutating func stageJournal(new: [ResourceRecord], zoneSize: Int) {
+        public mutating func stageJournal(new: [ResourceRecord], zoneSize: Int) {
             let old: [ResourceRecord]
             do throws(StoreError) {
                 old = try DataStore.load(path: path)

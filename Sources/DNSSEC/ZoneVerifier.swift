@@ -62,6 +62,11 @@ public struct VerificationReport: Sendable, Equatable {
     /// seconds since the epoch.
     public var signaturesExpire: Int64?
 
+    /// The report on a zone at `serial` when nothing was checked.
+    public init(serial: UInt32) {
+        self.serial = serial
+    }
+
     public var keyTags: [UInt16] { apexKeys.map(\.keyTag) }
     public var anchoredKeyTags: [UInt16] { apexKeys.filter(\.trusted).map(\.keyTag) }
 
@@ -355,44 +360,5 @@ struct Check {
         }
         throw error(entry: candidates[0].entry, "ZONEMD digest mismatch ("
                     + candidates.map { $0.hash == 1 ? "SHA-384" : "SHA-512" }.joined(separator: ", ") + ")")
-    }
-}
-
-/// The verification as a step of the compile pipeline (`compile --verify`,
-/// `refresh`), which speaks `ZoneError`: the report, or the verification's
-/// own error, stay here for the caller, which must tell a zone that is not
-/// trusted (exit 4) from one that does not parse.
-public final class PipelineVerification: @unchecked Sendable {
-    public let apex: DNSName
-    public let file: String
-    public let policy: VerificationPolicy
-    public private(set) var report: VerificationReport?
-    public private(set) var failure: VerificationError?
-
-    public init(apex: DNSName, file: String, policy: VerificationPolicy) {
-        self.apex = apex
-        self.file = file
-        self.policy = policy
-    }
-
-    /// Whether the policy asks for any proof. With DNSSEC and ZONEMD both
-    /// off, running would only put the zone in canonical order and keep its
-    /// DNSSEC records through the parse to strip them after (half again a
-    /// compile's work) to report that nothing was checked: `skip` says so.
-    public var checksAnything: Bool { policy.dnssec != .off || policy.zonemd != .off }
-
-    /// The report for a zone at `serial` when nothing was to be checked.
-    public func skip(serial: UInt32) {
-        report = VerificationReport(serial: serial)
-    }
-
-    public func run(_ parsed: ParsedZone) throws(ZoneError) {
-        do {
-            report = try ZoneVerifier.verify(parsed.records, apex: apex, file: file, policy: policy)
-        } catch {
-            failure = error
-            let record = error.owner.map { "\($0)" + (error.type.map { " \($0)" } ?? "") + ": " } ?? ""
-            throw ZoneError(file: error.file, line: error.line, message: record + error.reason)
-        }
     }
 }

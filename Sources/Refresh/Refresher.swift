@@ -5,6 +5,7 @@ import DNSSEC
 import DNSWire
 import FoundationEssentials
 import Logging
+import Pipeline
 import TSIG
 import ZoneFile
 #if canImport(Glibc)
@@ -272,29 +273,28 @@ public enum Refresher {
         } else {
             verification.finish(.success(nil))
         }
-        let prepared: Result<(CheckedZone, Result<DataStore.Staged, StoreError>), RefreshError>
-        let proofs = PipelineVerification(apex: .root, file: signature?.data ?? sourceName, policy: policy)
+        let prepared: Result<ZoneCompiler.Prepared, RefreshError>
+        let proofs = ZoneCompiler.Proofs(apex: .root, file: signature?.data ?? sourceName, policy: policy)
         do {
             let text = try zoneText()
             let parsing = ZoneParser.Options(origin: .root, keepDNSSEC: options.keepDNSSEC)
-            var verify: ZoneCompiler.Verification?
-            if proofs.checksAnything { verify = proofs.run }
-            let (checked, staged) = try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
-                                                                     temporary: staging, verify: verify)
-            if !proofs.checksAnything { proofs.skip(serial: checked.soa.serial) }
-            prepared = .success((checked, staged))
+            // With no proof asked for, the zone goes through as a plain
+            // compile's, and the report below says nothing was checked.
+            prepared = .success(try ZoneCompiler.prepareAndStage(zoneText: text, options: parsing, output: options.data,
+                                                                 temporary: staging, proofs: proofs.checksAnything ? proofs : nil))
         } catch {
+            // A zone that cannot be read, parsed, checked or proven is refused
+            // alike: the data is at fault, whichever step found it out.
             prepared = .failure(RefreshError(.data, "\(error)"))
         }
         let signer: SignatureVerifier.Signer?
         do {
             signer = try verification.wait().get()
         } catch {
-            if case .success((_, .success(let staged))) = prepared { staged.discard() }
+            if case .success(let compiled) = prepared, case .success(let staged) = compiled.staged { staged.discard() }
             throw error
         }
-        let (checked, staged) = try prepared.get()
-        // Set whenever the pipeline got past the verification, which it must to get here.
-        return (signer, checked, staged, proofs.report!)
+        let compiled = try prepared.get()
+        return (signer, compiled.zone, compiled.staged, compiled.proven ?? VerificationReport(serial: compiled.zone.soa.serial))
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CDBStore
 import DNSSEC
 import DNSWire
+import Pipeline
 import ZoneFile
 
 struct Compile: ParsableCommand {
@@ -49,22 +50,27 @@ struct Compile: ParsableCommand {
         } catch {
             throw fail("bad --origin '\(origin)': \(error)", exitCode: 64)
         }
-        let verification = verify ? PipelineVerification(apex: apex, file: zone, policy: try proofs.policy(origin: apex, clock: clock)) : nil
-        do {
+        let verification = verify ? ZoneCompiler.Proofs(apex: apex, file: zone, policy: try proofs.policy(origin: apex, clock: clock)) : nil
+        do throws(CompileError) {
             DataStore.removeTemporaryOnSignals()
             DataStore.removeStaleTemporaries(beside: output)
-            let text = try ZoneText(path: zone, maximumSize: maxSize << 20)
+            let text: ZoneText
+            do {
+                text = try ZoneText(path: zone, maximumSize: maxSize << 20)
+            } catch {
+                throw .zone(error)
+            }
             let summary = try ZoneCompiler.compile(
                 zoneText: text, options: ZoneParser.Options(origin: apex, keepDNSSEC: keepDNSSEC), output: output,
-                verify: verification.map { $0.run })
+                proofs: verification)
             let elapsed = ContinuousClock.now - started
             let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
             print("\(output): serial \(summary.serial), \(summary.delegations) TLDs, \(summary.kept) records kept, "
                   + "\(summary.stripped) DNSSEC records stripped, \(ms) ms")
-            if let report = verification?.report { print("\(zone): verified: \(report.summary)") }
+            if let report = summary.proven { print("\(zone): verified: \(report.summary)") }
             if let note = summary.journalNote { printWarning(note) }
         } catch {
-            throw fail(error, exitCode: verification?.failure != nil ? 4 : 1)
+            throw fail(error, exitCode: error.exitCode)
         }
     }
 }

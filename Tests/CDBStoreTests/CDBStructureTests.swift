@@ -1,6 +1,7 @@
 import CDBStore
 import DNSWire
 import Foundation
+import Pipeline
 import Testing
 import TestSupport
 import ZoneFile

@@ -1,5 +1,6 @@
 import CDBStore
 import DNSWire
+import Pipeline
 import Testing
 import TestSupport
 import ZoneFile
@@ -32,18 +33,18 @@ import ZoneFile
         let scratch = try Scratch()
         defer { scratch.remove() }
         let output = scratch.file("data.cdb")
-        let (zone, staged) = try ZoneCompiler.prepareAndStage(
+        let prepared = try ZoneCompiler.prepareAndStage(
             zoneText: ZoneText(path: "\(sharedZones)/root-2026082201-nosig.zone.gz"), options: ZoneParser.Options(), output: output)
-        #expect(zone.soa.serial == 2026082201 && zone.delegationCount == 1438)
-        let file = try staged.get()
+        #expect(prepared.zone.soa.serial == 2026082201 && prepared.zone.delegationCount == 1438)
+        let file = try prepared.staged.get()
         // data.cdb and its journal, each under its temporary name.
         #expect(scratch.files.count == 2 && !scratch.files.contains("data.cdb") && !scratch.files.contains("data.cdb.journal"),
                 "\(scratch.files)")
         file.discard()
         #expect(scratch.files.isEmpty, "\(scratch.files)")
-        let (_, kept) = try ZoneCompiler.prepareAndStage(
+        let kept = try ZoneCompiler.prepareAndStage(
             zoneText: ZoneText(path: "\(sharedZones)/root-2026082201-nosig.zone.gz"), options: ZoneParser.Options(), output: output)
-        try kept.get().install()
+        try kept.staged.get().install()
         #expect(scratch.files == ["data.cdb", "data.cdb.journal"] && DataStore.soa(path: output)?.serial == 2026082201)
     }
 }
