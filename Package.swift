@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "HealthCheck",
             dependencies: [
-                "DNSWire", "CDBStore", "Answering", "Addressing", "Freshness", "Telemetry",
+                "DNSWire", "CDBStore", "Answering", "Addressing", "Freshness",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
@@ -151,7 +151,7 @@ let package = Package(
         // Data.cdb as the compile pipeline writes it (hence Pipeline).
         .testTarget(name: "CDBStoreTests", dependencies: ["CDBStore", "Pipeline", "ZoneFile", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnsweringTests", dependencies: ["Answering", "CDBStore", "ZoneFile", "DNSWire", "TestSupport"]),
-        .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "Addressing", "DNSWire", "TestSupport"]),
+        .testTarget(name: "FreshnessTests", dependencies: ["Freshness", "HealthCheck", "Addressing", "DNSWire", "TestSupport"]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Freshness", "Telemetry", "Addressing"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Answering", "Freshness", "Addressing", "BuildInfo", "TestSupport"]),
         // The end-to-end tests run the built `rootmirror` binary (hence RootMirrorCLI).

@@ -156,7 +156,7 @@ final class UDPServer: @unchecked Sendable {
             let received = cnet_recvmmsg(fd, rxMsgs, UInt32(batch), CNET_MSG_WAITFORONE, nil)
             pulse.beat()
             if stopping.load(ordering: .acquiring) { break }
-            view.refresh()
+            view.pickUpNewGeneration()
             if received <= 0 {
                 let code = errno
                 if received < 0 && code != EINTR && code != EAGAIN && code != reportedError {

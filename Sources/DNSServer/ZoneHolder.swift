@@ -52,7 +52,7 @@ struct ZoneView {
 
     /// Picks up a newly installed index, if any; call once per batch.
     @inline(__always)
-    mutating func refresh() {
+    mutating func pickUpNewGeneration() {
         if holder.generation != generation { (zone, generation) = holder.snapshot() }
     }
 }

@@ -6,7 +6,6 @@ import DNSWire
 import FoundationEssentials
 import Freshness
 import NIOCore
-import Telemetry
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Testing
 @testable import Freshness
+import HealthCheck
 
 @Suite struct FreshnessPolicyTests {
     let now: Int64 = 1_800_000_000

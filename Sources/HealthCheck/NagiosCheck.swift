@@ -1,3 +1,5 @@
+import Freshness
+
 /// The output of `rootmirror check`: one line in the Nagios plugin format
 /// (also read by Icinga, Zabbix and Sensu), with perfdata, and the exit code
 /// those systems map to OK, WARNING, CRITICAL, UNKNOWN.
