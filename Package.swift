@@ -12,7 +12,8 @@ import PackageDescription
 /// - `Answering`: the answer-ready index (DO templates for signed data, the AXFR messages) and
 ///   the responder shared by `serve` and `query`, which classifies each packet once for both
 ///   transports (a reply, a transfer, a NOTIFY, a query to relay).
-/// - `Addressing`: IP endpoints and prefixes as operators write them, a DNS exchange over TCP,
+/// - `Addressing`: IP endpoints and prefixes as operators write them, a DNS exchange over TCP
+///   (framed and read with DNSWire),
 ///   and `OSThread`, the plain POSIX thread that serve's workers and refresh's blocking work run on.
 /// - `Freshness`: the SOA monitor, the verdict on how stale the served data is, and when
 ///   `serve --refresh` refreshes.
@@ -79,7 +80,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["DNSWire", "ZoneFile", "DNSSEC", "CDBStore"]),
         .target(name: "TSIG", dependencies: ["DNSWire", "CDBStore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Answering", dependencies: ["DNSWire", "CDBStore"]),
-        .target(name: "Addressing", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .target(name: "Addressing", dependencies: ["DNSWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Freshness", dependencies: ["DNSWire", "Addressing"]),
         .target(
             name: "Telemetry",

@@ -1,3 +1,4 @@
+import DNSWire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,8 +52,8 @@ public enum DNSExchange {
         var total = 0
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            while received.count >= 2, received.count >= 2 + (Int(received[0]) << 8 | Int(received[1])) {
-                let length = Int(received[0]) << 8 | Int(received[1])
+            while received.count >= 2, received.count >= 2 + Int(received.bigEndianUInt16(at: 0)) {
+                let length = Int(received.bigEndianUInt16(at: 0))
                 let message = Array(received[2..<(2 + length)])
                 received.removeFirst(2 + length)
                 if !each(message) { return .success(()) }

@@ -272,7 +272,7 @@ public enum DataStore {
         guard key.withUnsafeBytes({ cdb_findinit(&finder, &db, $0.baseAddress, UInt32($0.count)) }) >= 0 else { return nil }
         while cdb_findnext(&finder) > 0 {
             let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
-            guard value.count > valueHeaderSize, UInt16(value[0]) << 8 | UInt16(value[1]) == type.rawValue else { continue }
+            guard value.count > valueHeaderSize, value.bigEndianUInt16(at: 0) == type.rawValue else { continue }
             return Array(value[valueHeaderSize...])
         }
         return nil
@@ -285,8 +285,8 @@ public enum DataStore {
         guard value[7..<15].allSatisfy({ $0 == 0 }) else {
             throw StoreError(path: path, message: "record for \(owner) at byte \(offset) is time-dependent (TTD set)")
         }
-        let type = RRType(UInt16(value[0]) << 8 | UInt16(value[1]))
-        let ttl = value[3..<7].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let type = RRType(value.bigEndianUInt16(at: 0))
+        let ttl = value.bigEndianUInt32(at: 3)
         let rdata = Array(value[valueHeaderSize...])
         guard RDataNames.isWellFormed(type: type, rdata: rdata) else {
             throw StoreError(path: path, message: "\(type) record for \(owner) at byte \(offset) has malformed rdata")

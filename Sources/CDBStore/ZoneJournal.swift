@@ -87,7 +87,7 @@ public struct ZoneJournal: Hashable, Sendable {
         func damaged(_ why: String) -> StoreError { StoreError(path: path, message: "not a usable journal: \(why)") }
         guard bytes.count >= Self.magic.count + 4 + 8, bytes.starts(with: Self.magic) else { throw damaged("no journal header") }
         let body = bytes[..<(bytes.count - 8)]
-        let stored = bytes[(bytes.count - 8)...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let stored = bytes.bigEndianUInt64(at: bytes.count - 8)
         guard Self.checksum(body) == stored else { throw damaged("checksum mismatch (damaged or cut short)") }
         var reader = JournalReader(bytes: body, at: Self.magic.count)
         var differences: [ZoneDifference] = []
@@ -149,8 +149,8 @@ private struct JournalReader {
         return bytes[offset..<(offset + count)]
     }
 
-    mutating func u16() -> UInt16? { take(2).map { UInt16($0.first!) << 8 | UInt16($0.last!) } }
-    mutating func u32() -> UInt32? { take(4).map { $0.reduce(0) { $0 << 8 | UInt32($1) } } }
+    mutating func u16() -> UInt16? { take(2).map { $0.bigEndianUInt16(at: $0.startIndex) } }
+    mutating func u32() -> UInt32? { take(4).map { $0.bigEndianUInt32(at: $0.startIndex) } }
 
     mutating func record() -> ResourceRecord? {
         guard let ownerLength = take(1)?.first, let owner = take(Int(ownerLength)),

@@ -153,7 +153,7 @@ struct SignatureChecks {
             var parsed: Signature
             switch read(entry) {
             case .failure(let defect):
-                outcome.defect = (entry, defect.reason)
+                outcome.defect = (entry, defect.description)
                 return outcome
             case .success(let signature): parsed = signature
             }
@@ -198,19 +198,17 @@ struct SignatureChecks {
         }
     }
 
-    private struct Defect: Error { var reason: String }
-
-    private func read(_ entry: Int32) -> Result<Signature, Defect> {
+    private func read(_ entry: Int32) -> Result<Signature, RRSIGFields.Defect> {
         let rdata = zone.rdata(zone.records.entries[Int(entry)])
-        let at = rdata.startIndex
-        guard rdata.count > 19 else { return .failure(Defect(reason: "RRSIG rdata too short")) }
-        var signerEnd = at + 18
-        while signerEnd < rdata.endIndex && rdata[signerEnd] != 0 { signerEnd += Int(rdata[signerEnd]) + 1 }
-        guard signerEnd < rdata.endIndex else { return .failure(Defect(reason: "RRSIG signer name runs past the rdata")) }
-        return .success(Signature(entry: entry, algorithm: rdata[at + 2], labels: Int(rdata[at + 3]),
-                                  expiration: rdata.bigEndianUInt32(at: at + 8), inception: rdata.bigEndianUInt32(at: at + 12),
-                                  keyTag: rdata.bigEndianUInt16(at: at + 16), signer: rdata[(at + 18)...signerEnd].map(asciiLower),
-                                  signature: rdata[(signerEnd + 1)...]))
+        let fields: RRSIGFields
+        do {
+            fields = try RRSIGFields(rdata: rdata)
+        } catch {
+            return .failure(error)
+        }
+        return .success(Signature(entry: entry, algorithm: fields.algorithm, labels: Int(fields.labels),
+                                  expiration: fields.expiration, inception: fields.inception, keyTag: fields.keyTag,
+                                  signer: rdata[fields.signer].map(asciiLower), signature: rdata[fields.signer.upperBound...]))
     }
 
     /// Why `signature` cannot prove its RRset, with the text an operator

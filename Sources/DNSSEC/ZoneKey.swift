@@ -34,7 +34,7 @@ struct ZoneKey: Sendable {
 
     init(rdata: [UInt8]) {
         self.rdata = rdata
-        flags = rdata.count >= 2 ? UInt16(rdata[0]) << 8 | UInt16(rdata[1]) : 0
+        flags = rdata.count >= 2 ? rdata.bigEndianUInt16(at: 0) : 0
         algorithm = rdata.count >= 4 ? rdata[3] : 0
         keyTag = Self.keyTag(rdata)
         let key = rdata.count > 4 ? Array(rdata[4...]) : []
@@ -76,7 +76,7 @@ struct ZoneKey: Sendable {
             var exponentLength = Int(first)
             if first == 0 {
                 guard key.count >= 3 else { throw Unsupported(reason: "truncated RSA key") }
-                exponentLength = Int(key[1]) << 8 | Int(key[2])
+                exponentLength = Int(key.bigEndianUInt16(at: 1))
                 at = 3
             }
             guard exponentLength > 0, key.count > at + exponentLength else { throw Unsupported(reason: "truncated RSA key") }

@@ -26,7 +26,7 @@ enum ZonemdDigest {
                 let e = zone.records.entries[Int(member)]
                 let rdata = zone.rdata(e)
                 if set.name == apex && set.type == .rrsig && rdata.count >= 2
-                    && UInt16(rdata[rdata.startIndex]) << 8 | UInt16(rdata[rdata.startIndex + 1]) == RRType.zonemd.rawValue {
+                    && rdata.bigEndianUInt16(at: rdata.startIndex) == RRType.zonemd.rawValue {
                     continue
                 }
                 buffer.append(contentsOf: owner)

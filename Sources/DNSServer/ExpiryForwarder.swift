@@ -154,7 +154,7 @@ final class ExpiryForwarder: Sendable {
             query[0] = UInt8(id >> 8)
             query[1] = UInt8(id & 0xFF)
             guard case .success(let reply) = DNSExchange.overTCP(query, to: server, deadline: deadline),
-                  reply.count >= MessageHeader.size, UInt16(reply[0]) << 8 | UInt16(reply[1]) == id,
+                  reply.count >= MessageHeader.size, reply.bigEndianUInt16(at: 0) == id,
                   Self.isReply(reply[...], to: request) else {
                 finish(request, with: nil)
                 return

@@ -58,7 +58,7 @@ struct ZoneNotifier: Sendable {
                 for (k, p) in polls.enumerated() where p.revents != 0 {
                     let n = recv(sockets[order[k]], &reply, reply.count, 0)
                     // The acknowledgement: our ID, a response, opcode NOTIFY.
-                    if n >= MessageHeader.size, UInt16(reply[0]) << 8 | UInt16(reply[1]) == id, reply[2] & 0x80 != 0,
+                    if n >= MessageHeader.size, reply.bigEndianUInt16(at: 0) == id, reply[2] & 0x80 != 0,
                        (reply[2] >> 3) & 0xF == 4 {
                         waiting.remove(order[k])
                         answers[order[k]] = RCode(rawValue: UInt16(reply[3] & 0xF))

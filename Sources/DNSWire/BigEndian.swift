@@ -10,4 +10,9 @@ extension RandomAccessCollection where Element == UInt8, Index == Int {
     public func bigEndianUInt32(at i: Int) -> UInt32 {
         UInt32(self[i]) << 24 | UInt32(self[i + 1]) << 16 | UInt32(self[i + 2]) << 8 | UInt32(self[i + 3])
     }
+
+    @inlinable
+    public func bigEndianUInt64(at i: Int) -> UInt64 {
+        UInt64(bigEndianUInt32(at: i)) << 32 | UInt64(bigEndianUInt32(at: i + 4))
+    }
 }

@@ -180,11 +180,13 @@ struct WireReader {
     mutating func u16() throws(MessageError) -> UInt16 {
         guard offset + 2 <= bytes.count else { throw .truncated(at: offset) }
         defer { offset += 2 }
-        return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+        return bytes.bigEndianUInt16(at: offset)
     }
 
     mutating func u32() throws(MessageError) -> UInt32 {
-        UInt32(try u16()) << 16 | UInt32(try u16())
+        guard offset + 4 <= bytes.count else { throw .truncated(at: offset) }
+        defer { offset += 4 }
+        return bytes.bigEndianUInt32(at: offset)
     }
 
     mutating func name() throws(MessageError) -> DNSName {

@@ -98,13 +98,15 @@ struct RDataCursor {
     }
 
     mutating func u16() -> UInt16? {
-        guard let h = u8(), let l = u8() else { return nil }
-        return UInt16(h) << 8 | UInt16(l)
+        guard offset + 2 <= bytes.count else { return nil }
+        defer { offset += 2 }
+        return bytes.bigEndianUInt16(at: offset)
     }
 
     mutating func u32() -> UInt32? {
-        guard let h = u16(), let l = u16() else { return nil }
-        return UInt32(h) << 16 | UInt32(l)
+        guard offset + 4 <= bytes.count else { return nil }
+        defer { offset += 4 }
+        return bytes.bigEndianUInt32(at: offset)
     }
 
     mutating func name() -> DNSName? {

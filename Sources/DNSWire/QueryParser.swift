@@ -52,10 +52,10 @@ public enum QueryParser {
     /// decided, so that every reply to an EDNS query carries OPT.
     public static func parse(_ p: UnsafeRawBufferPointer) -> QueryParseResult {
         guard p.count >= MessageHeader.size else { return .drop }
-        let id = UInt16(p[0]) << 8 | UInt16(p[1])
-        let flags = UInt16(p[2]) << 8 | UInt16(p[3])
+        let id = p.bigEndianUInt16(at: 0)
+        let flags = p.bigEndianUInt16(at: 2)
         guard flags & MessageHeader.qrBit == 0 else { return .drop }
-        let qdcount = u16(p, 4), ancount = u16(p, 6), nscount = u16(p, 8), arcount = u16(p, 10)
+        let qdcount = p.bigEndianUInt16(at: 4), ancount = p.bigEndianUInt16(at: 6), nscount = p.bigEndianUInt16(at: 8), arcount = p.bigEndianUInt16(at: 10)
         let opcode = (flags >> 11) & 0xF
         let malformed: RCode = opcode == 0 ? .formErr : .notImp
 
@@ -79,8 +79,8 @@ public enum QueryParser {
             guard let nameEnd = skipName(p, at: offset), nameEnd + 10 <= p.count else {
                 return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
             }
-            let type = u16(p, nameEnd)
-            let rdlength = Int(u16(p, nameEnd + 8))
+            let type = p.bigEndianUInt16(at: nameEnd)
+            let rdlength = Int(p.bigEndianUInt16(at: nameEnd + 8))
             let end = nameEnd + 10 + rdlength
             guard end <= p.count else { return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns) }
             if type == RRType.opt.rawValue {
@@ -90,7 +90,7 @@ public enum QueryParser {
                     return .error(malformed, id: id, flags: flags, questionEnd: questionEnd, edns: edns)
                 }
                 edns = EDNSRequest(
-                    udpPayloadSize: u16(p, nameEnd + 2),
+                    udpPayloadSize: p.bigEndianUInt16(at: nameEnd + 2),
                     version: p[nameEnd + 5],
                     dnssecOK: p[nameEnd + 6] & 0x80 != 0,
                     expire: expire)
@@ -106,13 +106,9 @@ public enum QueryParser {
         let qnameEnd = questionEnd - 4
         return .query(IncomingQuery(
             id: id, flags: flags, qnameEnd: qnameEnd,
-            qtype: RRType(u16(p, qnameEnd)), qclass: RRClass(u16(p, qnameEnd + 2)), edns: edns))
+            qtype: RRType(p.bigEndianUInt16(at: qnameEnd)), qclass: RRClass(p.bigEndianUInt16(at: qnameEnd + 2)), edns: edns))
     }
 
-    @inline(__always)
-    static func u16(_ p: UnsafeRawBufferPointer, _ at: Int) -> UInt16 {
-        UInt16(p[at]) << 8 | UInt16(p[at + 1])
-    }
 
     /// The end of an uncompressed name, validated (labels ≤ 63, name ≤ 255).
     /// A question name is the first name in the message, so a compression
@@ -176,8 +172,8 @@ public enum QueryParser {
         var expire = false
         while i < end {
             guard i + 4 <= end else { return nil }
-            if u16(p, i) == EDNSOption.expire { expire = true }
-            i += 4 + Int(u16(p, i + 2))
+            if p.bigEndianUInt16(at: i) == EDNSOption.expire { expire = true }
+            i += 4 + Int(p.bigEndianUInt16(at: i + 2))
         }
         return i == end ? expire : nil
     }
