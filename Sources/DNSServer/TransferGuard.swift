@@ -10,6 +10,13 @@ import TSIG
 /// RFC's error reply, never the data. Without a key, TSIG is not looked at.
 struct TransferGuard: Sendable {
     let key: TSIGKey?
+    /// The key as the verifier takes it, built once rather than per request.
+    private let keyring: TSIGKeyring
+
+    init(key: TSIGKey?) {
+        self.key = key
+        keyring = TSIGKeyring(key.map { [$0] } ?? [])
+    }
 
     enum Verdict {
         /// Go on; sign the reply with the signer when there is one.
@@ -24,7 +31,7 @@ struct TransferGuard: Sendable {
     /// request is refused (transfers, NOTIFY), else answered unsigned (SOA).
     func judge(_ packet: UnsafeRawBufferPointer, required: Bool) -> Verdict {
         guard let key else { return .allowed(nil) }
-        switch TSIGKeyring([key]).verify(request: Array(packet)) {
+        switch keyring.verify(request: Array(packet)) {
         case .valid(let key, let requestMAC):
             return .allowed(TSIGSigner(key: key, requestMAC: requestMAC))
         case .unsigned:

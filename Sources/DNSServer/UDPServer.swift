@@ -113,39 +113,23 @@ final class UDPServer: @unchecked Sendable {
         sockets = []
     }
 
+    /// One worker's loop: a batch received, each packet classified and
+    /// answered into its send slot, the batch sent. The loop stays in one
+    /// piece on purpose: it is the answering path, and the per-packet step
+    /// reads a dozen locals (slots, peers, limiter, facts) that a helper
+    /// would take as arguments or through a context on every packet.
     private func serve(fd: Int32, address: ListenAddress, pulse: Pulse, serving: ServingContext) {
         let responder = serving.responder
         let metrics = serving.metrics
         let expiry = serving.expiry
-        let batch = Self.batchSize
-        let rxSize = Self.receiveSlotSize
-        // The responder never writes more than its UDP maximum (512 bytes
-        // without EDNS, never more than `maximumUDPPayload` with it).
-        let txSize = (responder.maximumUDPPayload + 63) & ~63
-        let rx = UnsafeMutableRawPointer.allocate(byteCount: batch * rxSize, alignment: 64)
-        let tx = UnsafeMutableRawPointer.allocate(byteCount: batch * txSize, alignment: 64)
-        let peers = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: batch)
-        let rxIov = UnsafeMutablePointer<iovec>.allocate(capacity: batch)
-        let txIov = UnsafeMutablePointer<iovec>.allocate(capacity: batch)
-        let rxMsgs = UnsafeMutablePointer<cnet_mmsghdr>.allocate(capacity: batch)
-        let txMsgs = UnsafeMutablePointer<cnet_mmsghdr>.allocate(capacity: batch)
-        defer {
-            rx.deallocate(); tx.deallocate(); peers.deallocate()
-            rxIov.deallocate(); txIov.deallocate(); rxMsgs.deallocate(); txMsgs.deallocate()
-        }
-        let peerSize = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        for i in 0..<batch {
-            rxIov[i] = iovec(iov_base: rx + i * rxSize, iov_len: rxSize)
-            txIov[i] = iovec(iov_base: tx + i * txSize, iov_len: 0)
-            rxMsgs[i] = cnet_mmsghdr()
-            rxMsgs[i].msg_hdr.msg_name = UnsafeMutableRawPointer(peers + i)
-            rxMsgs[i].msg_hdr.msg_namelen = peerSize
-            rxMsgs[i].msg_hdr.msg_iov = rxIov + i
-            rxMsgs[i].msg_hdr.msg_iovlen = 1
-            txMsgs[i] = cnet_mmsghdr()
-            txMsgs[i].msg_hdr.msg_iov = txIov + i
-            txMsgs[i].msg_hdr.msg_iovlen = 1
-        }
+        let buffers = BatchBuffers(batch: Self.batchSize, receiveSlot: Self.receiveSlotSize,
+                                   // The responder never writes more than its UDP maximum (512 bytes
+                                   // without EDNS, never more than `maximumUDPPayload` with it).
+                                   sendSlot: (responder.maximumUDPPayload + 63) & ~63)
+        defer { buffers.deallocate() }
+        let (batch, rxSize, txSize) = (buffers.batch, buffers.receiveSlot, buffers.sendSlot)
+        let (rx, tx, peers, txIov, rxMsgs, txMsgs) = (buffers.rx, buffers.tx, buffers.peers, buffers.txIov, buffers.rxMsgs, buffers.txMsgs)
+        let peerSize = BatchBuffers.peerSize
 
         let requests = serving.secondaryRequests
         // As NSD's default slip: every second query over the rate gets TC.
@@ -216,15 +200,20 @@ final class UDPServer: @unchecked Sendable {
                 txMsgs[replies].msg_hdr.msg_namelen = peerLength
                 replies += 1
             }
-            var sent = 0
-            while sent < replies {
-                let n = cnet_sendmmsg(fd, txMsgs + sent, UInt32(replies - sent), 0)
-                if n > 0 {
-                    sent += Int(n)
-                } else if errno != EINTR {
-                    // This datagram cannot be sent (peer gone, no route): skip it, send the rest.
-                    sent += 1
-                }
+            Self.sendAll(txMsgs, count: replies, on: fd)
+        }
+    }
+
+    /// Sends the first `count` prepared replies; a datagram that cannot go
+    /// (peer gone, no route) is skipped and the rest still sent.
+    private static func sendAll(_ messages: UnsafeMutablePointer<cnet_mmsghdr>, count: Int, on fd: Int32) {
+        var sent = 0
+        while sent < count {
+            let n = cnet_sendmmsg(fd, messages + sent, UInt32(count - sent), 0)
+            if n > 0 {
+                sent += Int(n)
+            } else if errno != EINTR {
+                sent += 1
             }
         }
     }
@@ -265,4 +254,52 @@ private struct Peer: @unchecked Sendable {
 public struct ServeError: Error, Sendable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A worker's receive and send buffers for recvmmsg/sendmmsg, allocated
+/// once per worker: slot `i` of `rx` receives into `rxMsgs[i]` with its
+/// peer in `peers[i]`; replies are written into `tx`'s slots and listed in
+/// `txMsgs`, their lengths set per batch.
+struct BatchBuffers {
+    static let peerSize = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let batch: Int
+    let receiveSlot: Int
+    let sendSlot: Int
+    let rx: UnsafeMutableRawPointer
+    let tx: UnsafeMutableRawPointer
+    let peers: UnsafeMutablePointer<sockaddr_storage>
+    let rxIov: UnsafeMutablePointer<iovec>
+    let txIov: UnsafeMutablePointer<iovec>
+    let rxMsgs: UnsafeMutablePointer<cnet_mmsghdr>
+    let txMsgs: UnsafeMutablePointer<cnet_mmsghdr>
+
+    init(batch: Int, receiveSlot: Int, sendSlot: Int) {
+        self.batch = batch
+        self.receiveSlot = receiveSlot
+        self.sendSlot = sendSlot
+        rx = UnsafeMutableRawPointer.allocate(byteCount: batch * receiveSlot, alignment: 64)
+        tx = UnsafeMutableRawPointer.allocate(byteCount: batch * sendSlot, alignment: 64)
+        peers = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: batch)
+        rxIov = UnsafeMutablePointer<iovec>.allocate(capacity: batch)
+        txIov = UnsafeMutablePointer<iovec>.allocate(capacity: batch)
+        rxMsgs = UnsafeMutablePointer<cnet_mmsghdr>.allocate(capacity: batch)
+        txMsgs = UnsafeMutablePointer<cnet_mmsghdr>.allocate(capacity: batch)
+        for i in 0..<batch {
+            rxIov[i] = iovec(iov_base: rx + i * receiveSlot, iov_len: receiveSlot)
+            txIov[i] = iovec(iov_base: tx + i * sendSlot, iov_len: 0)
+            rxMsgs[i] = cnet_mmsghdr()
+            rxMsgs[i].msg_hdr.msg_name = UnsafeMutableRawPointer(peers + i)
+            rxMsgs[i].msg_hdr.msg_namelen = Self.peerSize
+            rxMsgs[i].msg_hdr.msg_iov = rxIov + i
+            rxMsgs[i].msg_hdr.msg_iovlen = 1
+            txMsgs[i] = cnet_mmsghdr()
+            txMsgs[i].msg_hdr.msg_iov = txIov + i
+            txMsgs[i].msg_hdr.msg_iovlen = 1
+        }
+    }
+
+    func deallocate() {
+        rx.deallocate(); tx.deallocate(); peers.deallocate()
+        rxIov.deallocate(); txIov.deallocate(); rxMsgs.deallocate(); txMsgs.deallocate()
+    }
 }
