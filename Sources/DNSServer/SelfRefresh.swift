@@ -50,23 +50,23 @@ final class SelfRefresh: Sendable {
 
     /// Looks at the data now and then every SOA REFRESH, on a thread of its
     /// own; the SOA check is the monitor's, so `/health` sees it too.
-    func start(watch: FreshnessWatch) {
+    func start(health: ServeHealth) {
         let thread = OSThread.start { [self] in
             var atStart = true
             while !state.withLock({ $0.stopped }) {
                 var wait = 1.0
-                if let zone = watch.zone {
+                if let zone = health.zone {
                     var failed = false
                     if let primary = state.withLock({ s in defer { s.notifiedBy = nil }; return s.notifiedBy }) {
                         let attempt = run(reason: "notify from \(primary)", serving: zone.soa.serial)
-                        watch.refreshed(attempt)
+                        health.refreshed(attempt)
                         failed = !attempt.succeeded
                     } else if let reason = RefreshSchedule.reason(
                         now: Int64(time(nil)), localSerial: zone.soa.serial,
-                        lastRefresh: watch.report().input.lastRefresh, upstream: watch.monitor.checkNow().view,
+                        lastRefresh: health.report().input.lastRefresh, upstream: health.monitor.checkNow().view,
                         refreshInterval: zone.soa.refresh, atStart: atStart) {
                         let attempt = run(reason: reason, serving: zone.soa.serial)
-                        watch.refreshed(attempt)
+                        health.refreshed(attempt)
                         failed = !attempt.succeeded
                     }
                     atStart = false

@@ -10,18 +10,20 @@ import Telemetry
 import Glibc
 #endif
 
-/// Everything `serve` knows about how fresh its data is, in one place: the
-/// SOA monitor's last round, the refresh record beside data.cdb, the
-/// thresholds, and the switch to the expiry action. The watcher thread
+/// `serve`'s health, what `/health` and `/metrics` show, in one place: how
+/// fresh the data is (the SOA monitor's last round, the refresh record
+/// beside data.cdb, the policy's thresholds), the switch to the expiry
+/// action and what the secondaries fetched. The policy that judges
+/// freshness is `FreshnessPolicy`; this holds what it is fed. The watcher thread
 /// calls `update` once a second and after every reload; the HTTP endpoint
 /// reads `report` and `exposition` on its own thread. Nothing here is on
 /// the answering path but the one atomic flag in `expiry`.
-final class FreshnessWatch: Sendable {
+final class ServeHealth: Sendable {
     struct Settings: Sendable {
         var dataPath: String
         var thresholds: FreshnessThresholds
         /// Also whom expired queries are forwarded to.
-        var monitor: FreshnessMonitor.Configuration
+        var monitor: SOAMonitor.Configuration
         var expiryAction: ExpiryAction
         var transferClients: [IPPrefix] = []
     }
@@ -31,7 +33,7 @@ final class FreshnessWatch: Sendable {
     let secondaries: SecondaryLog?
     /// Always there, as the one place that knows the upstreams; it asks
     /// them on its own only when it has an interval.
-    let monitor: FreshnessMonitor
+    let monitor: SOAMonitor
     private let settings: Settings
     private let logger: Logger
     private let served = ServedSlot()
@@ -57,8 +59,8 @@ final class FreshnessWatch: Sendable {
         self.logger = logger
         secondaries = settings.transferClients.isEmpty ? nil : SecondaryLog(allowed: settings.transferClients, metrics: metrics)
         let served = self.served
-        let monitor = FreshnessMonitor(configuration: settings.monitor, served: {
-            served.zone.map { FreshnessMonitor.ServedZone(serial: $0.soa.serial, apexServerAddresses: $0.apexServerAddresses) }
+        let monitor = SOAMonitor(configuration: settings.monitor, served: {
+            served.zone.map { SOAMonitor.ServedZone(serial: $0.soa.serial, apexServerAddresses: $0.summary.apexServerAddresses) }
         }, observed: { observation in
             served.logReachability(of: observation, logger: logger)
             metrics.checks.increment()
@@ -193,9 +195,9 @@ final class FreshnessWatch: Sendable {
         let proven = state.serial != nil && state.serial == zone?.soa.serial
         // Served RRSIGs are what a validating resolver checks; stripped data
         // still came from a signed zone whose expiry refresh recorded.
-        let signaturesExpire = zone?.signaturesExpire.map(Int64.init) ?? (proven ? state.signaturesExpire : nil)
+        let signaturesExpire = zone?.summary.signaturesExpire.map(Int64.init) ?? (proven ? state.signaturesExpire : nil)
         let input = monitor.input(now: now, localSerial: zone?.soa.serial, soaExpire: zone?.soa.expire ?? 0, lastRefresh: served?.confirmed,
-                                  signaturesExpire: signaturesExpire, servesSignatures: zone?.signaturesExpire != nil)
+                                  signaturesExpire: signaturesExpire, servesSignatures: zone?.summary.signaturesExpire != nil)
         let reload = lastReload.load(ordering: .relaxed)
         return HealthReport(assessment: FreshnessPolicy.assess(input, thresholds: settings.thresholds), input: input,
                             thresholds: settings.thresholds, observation: monitor.lastObservation,
@@ -245,7 +247,7 @@ private final class ServedSlot: Sendable {
     /// One line when the upstreams stop or start answering, not one per
     /// round: an unreachable upstream is a condition to report, not an
     /// error to repeat every 15 minutes.
-    func logReachability(of observation: FreshnessMonitor.Observation, logger: Logger) {
+    func logReachability(of observation: SOAMonitor.Observation, logger: Logger) {
         let answered = observation.results.filter { $0.serial != nil }.count
         let now = answered > 0
         let before = reachable.withLock { r -> Bool? in

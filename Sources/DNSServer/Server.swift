@@ -34,7 +34,7 @@ public final class Server {
         public var statusAddress: IPEndpoint?
         /// The SOA monitor; its upstreams (empty: the served zone's own
         /// root servers) are also where expired queries are forwarded.
-        public var monitor = FreshnessMonitor.Configuration()
+        public var monitor = SOAMonitor.Configuration()
         public var thresholds = FreshnessThresholds()
         public var expiryAction = ExpiryAction.forward
         /// Clients allowed to transfer the zone over TCP; empty: none.
@@ -87,45 +87,45 @@ public final class Server {
         let account = try c.user.map { (name) throws(ServeError) in try Privileges.account(named: name) }
         // Reads /proc/self/maps now, before a chroot hides it.
         let memory = ResidentMemory()
-        let watch = FreshnessWatch(
+        let health = ServeHealth(
             settings: .init(dataPath: c.dataPath, thresholds: c.thresholds, monitor: c.monitor, expiryAction: c.expiryAction,
                             transferClients: c.transferClients),
             metrics: ServerMetrics(), logger: logger)
-        let listeners = try bind(watch: watch, watchdogInterval: notifier?.watchdogInterval)
+        let listeners = try bind(health: health, watchdogInterval: notifier?.watchdogInterval)
         // SwiftNIO opens its sockets without close-on-exec: no descriptor
         // of the server's is for a process it starts.
         markDescriptorsCloseOnExec()
         let selfRefresh = c.refreshArguments.map { SelfRefresh(arguments: $0, logger: logger) }
         let (holder, seen): (ZoneHolder, FileIdentity?)
         do throws(ServeError) {
-            (holder, seen) = try dropPrivilegesAndLoad(account: account, selfRefresh: selfRefresh, watch: watch)
+            (holder, seen) = try dropPrivilegesAndLoad(account: account, selfRefresh: selfRefresh, health: health)
         } catch {
             listeners.stop()
             throw error
         }
 
-        watch.attach(holder, modified: seen?.modifiedSeconds)
+        health.attach(holder, modified: seen?.modifiedSeconds)
         // Judged before the first query: data that is already expired at
         // start is never served, not even for a second.
-        watch.update()
+        health.update()
         let transferGuard = TransferGuard(key: c.transferKey)
-        let serving = ServingContext(holder: holder, responder: c.responder, metrics: watch.metrics, expiry: watch.expiry,
-                                     secondaries: watch.secondaries,
+        let serving = ServingContext(holder: holder, responder: c.responder, metrics: health.metrics, expiry: health.expiry,
+                                     secondaries: health.secondaries,
                                      notifications: NotifyReceiver(primaries: c.primaries, refresh: selfRefresh, logger: logger,
                                                                    transferGuard: transferGuard),
                                      transferGuard: transferGuard, logger: logger)
         listeners.udp.start(serving)
         listeners.tcp.start(serving)
-        watch.start()
-        selfRefresh?.start(watch: watch)
-        logServing(holder.zone, http: listeners.status != nil, refreshing: selfRefresh != nil, watch: watch)
+        health.start()
+        selfRefresh?.start(health: health)
+        logServing(holder.zone, http: listeners.status != nil, refreshing: selfRefresh != nil, health: health)
 
-        var supervisor = Supervisor(server: self, signals: signals, notifier: notifier, listeners: listeners, watch: watch,
+        var supervisor = Supervisor(server: self, signals: signals, notifier: notifier, listeners: listeners, health: health,
                                     holder: holder, seen: seen, memory: memory)
         supervisor.run()
         listeners.status?.stop()
         selfRefresh?.stop()
-        watch.stop()
+        health.stop()
         listeners.tcp.stop()
         listeners.udp.stop()
         logger.info("stopped")
@@ -133,7 +133,7 @@ public final class Server {
 
     /// The sockets, bound as root before anything else: all of them, or
     /// none (what was bound is closed again) and the error.
-    private func bind(watch: FreshnessWatch, watchdogInterval: Duration?) throws(ServeError) -> Listeners {
+    private func bind(health: ServeHealth, watchdogInterval: Duration?) throws(ServeError) -> Listeners {
         let c = configuration
         // TCP first: the UDP sockets use SO_REUSEPORT, so a second instance
         // started on the same address would bind them and take a share of
@@ -152,7 +152,7 @@ public final class Server {
             throw error
         }
         do {
-            return Listeners(tcp: tcp, udp: udp, status: try startStatusServer(watch))
+            return Listeners(tcp: tcp, udp: udp, status: try startStatusServer(health))
         } catch {
             tcp.stop()
             udp.stop()
@@ -164,20 +164,20 @@ public final class Server {
     /// no data yet, then the first load: as the user every later reload
     /// (and refresh) runs as, so that a file it could not read fails now.
     private func dropPrivilegesAndLoad(account: Privileges.Account?, selfRefresh: SelfRefresh?,
-                                       watch: FreshnessWatch) throws(ServeError) -> (ZoneHolder, FileIdentity?) {
+                                       health: ServeHealth) throws(ServeError) -> (ZoneHolder, FileIdentity?) {
         let c = configuration
         if let directory = c.chroot { try Privileges.confine(to: directory) }
         if let account { try Privileges.become(account) }
         if let selfRefresh, FileIdentity(path: c.dataPath) == nil {
             let attempt = selfRefresh.run(reason: "no data", serving: nil)
-            watch.refreshed(attempt)
+            health.refreshed(attempt)
             guard attempt.succeeded else { throw ServeError("\(c.dataPath) is missing and the refresh failed: \(attempt.message)") }
         }
         let seen = FileIdentity(path: c.dataPath)
         return (ZoneHolder(try load()), seen)
     }
 
-    private func logServing(_ zone: ZoneIndex, http: Bool, refreshing: Bool, watch: FreshnessWatch) {
+    private func logServing(_ zone: ZoneIndex, http: Bool, refreshing: Bool, health: ServeHealth) {
         let c = configuration
         logger.info("serving", metadata: [
             "version": "\(BuildInfo.description)",
@@ -189,7 +189,7 @@ public final class Server {
             "soa-checks": "\(c.monitor.interval.map { "every \($0)s" } ?? "off")",
             "rate-limit": "\(c.rateLimit == 0 ? "off" : "\(c.rateLimit)/s per prefix")",
             "refresh": "\(refreshing ? "on a newer upstream serial, checked every \(zone.soa.refresh)s" : "off")",
-            "freshness": "\(watch.report().assessment.status)",
+            "freshness": "\(health.report().assessment.status)",
         ])
     }
 
@@ -213,7 +213,7 @@ public final class Server {
         let server: Server
         let signals: SignalPipe
         let notifier: ServiceNotifier?
-        let watch: FreshnessWatch
+        let health: ServeHealth
         let holder: ZoneHolder
         let memory: ResidentMemory
         let secondaries: ZoneNotifier
@@ -227,21 +227,21 @@ public final class Server {
         var shedAt: ContinuousClock.Instant?
         var codeShedAt = ContinuousClock.now + ResidentMemory.codeInterval
 
-        init(server: Server, signals: SignalPipe, notifier: ServiceNotifier?, listeners: Listeners, watch: FreshnessWatch,
+        init(server: Server, signals: SignalPipe, notifier: ServiceNotifier?, listeners: Listeners, health: ServeHealth,
              holder: ZoneHolder, seen: FileIdentity?, memory: ResidentMemory) {
             let c = server.configuration
             self.memory = memory
             self.server = server
             self.signals = signals
             self.notifier = notifier
-            self.watch = watch
+            self.health = health
             self.holder = holder
             self.seen = seen
             watchdog = notifier.flatMap { notifier in
                 notifier.watchdogInterval.map { AnsweringWatchdog(notifier: notifier, interval: $0, udp: listeners.udp.pulses, tcp: listeners.tcp) }
             }
             secondaries = ZoneNotifier(targets: c.notifyTargets, sources: c.addresses, key: c.transferKey, logger: server.logger)
-            statusShown = server.statusLine(holder, watch)
+            statusShown = server.statusLine(holder, health)
         }
 
         mutating func run() {
@@ -251,7 +251,7 @@ public final class Server {
             shedAt = .now + Self.shedDelay
             // Once at start too: a secondary that missed a reload while this
             // server was down learns of the serial now, not at its SOA refresh.
-            secondaries.announce(holder.zone.soaRecord)
+            secondaries.announce(holder.zone.summary.soaRecord)
             notifier?.ready(status: statusShown)
             let c = server.configuration
             let wait = min(c.pollInterval * 1000, notifier?.watchdogInterval.map { max(10, Int($0 / .milliseconds(1))) } ?? Int.max)
@@ -296,14 +296,14 @@ public final class Server {
             if let reason {
                 notifier?.reloading()
                 let reloaded = server.reload(into: holder, reason: reason)
-                watch.reloaded(succeeded: reloaded, modified: now?.modifiedSeconds)
-                if reloaded { secondaries.announce(holder.zone.soaRecord) }
-                statusShown = server.statusLine(holder, watch)
+                health.reloaded(succeeded: reloaded, modified: now?.modifiedSeconds)
+                if reloaded { secondaries.announce(holder.zone.summary.soaRecord) }
+                statusShown = server.statusLine(holder, health)
                 notifier?.ready(status: statusShown)
                 shedAt = .now + Self.shedDelay
             } else {
-                watch.update()
-                let line = server.statusLine(holder, watch)
+                health.update()
+                let line = server.statusLine(holder, health)
                 if line != statusShown {
                     statusShown = line
                     notifier?.status(line)
@@ -313,21 +313,21 @@ public final class Server {
     }
 
     /// `systemctl status`'s line: the serial served and how fresh it is.
-    private func statusLine(_ holder: ZoneHolder, _ watch: FreshnessWatch) -> String {
-        let mode = watch.expiry.mode
-        return "serving serial \(holder.zone.soa.serial), freshness \(watch.status.map { "\($0)" } ?? "unknown")"
+    private func statusLine(_ holder: ZoneHolder, _ health: ServeHealth) -> String {
+        let mode = health.expiry.mode
+        return "serving serial \(holder.zone.soa.serial), freshness \(health.status.map { "\($0)" } ?? "unknown")"
             + (mode == "serve" ? "" : ", queries: \(mode)")
     }
 
     /// Binds the HTTP endpoint, if any. Its handlers build each answer
-    /// from `watch` at request time. A taken address stops the start, even
+    /// from `health` at request time. A taken address stops the start, even
     /// the default one: a second instance without /health would leave
     /// `check` and Prometheus reporting on the first.
-    private func startStatusServer(_ watch: FreshnessWatch) throws(ServeError) -> StatusServer? {
+    private func startStatusServer(_ health: ServeHealth) throws(ServeError) -> StatusServer? {
         guard let address = configuration.statusAddress else { return nil }
         do {
             return try StatusServer(host: address.host, port: Int(address.port),
-                                    health: { watch.report() }, metrics: { watch.exposition() })
+                                    health: { health.report() }, metrics: { health.exposition() })
         } catch {
             throw ServeError("cannot bind http \(address): \(networkErrorText(error)) (--http ADDR:PORT chooses another, --http off none)")
         }

@@ -10,7 +10,7 @@ import Glibc
 /// that a fleet of resolvers does not ask in step), remembers what they said
 /// and since when the local data has been behind. It runs on a dispatch
 /// queue of its own and only ever blocks there: answering never waits on it.
-public final class FreshnessMonitor: Sendable {
+public final class SOAMonitor: Sendable {
     public struct Configuration: Sendable {
         /// Seconds between checks (15 minutes: the root changes about twice
         /// a day); nil: no checks of its own, only `checkNow` (`--check-interval off`).

@@ -110,9 +110,10 @@ public enum HealthCheck {
     /// age thresholds say more.
     public static func standalone(data: String, upstreams: [IPEndpoint], thresholds: FreshnessThresholds,
                                   timeoutMilliseconds: Int) -> NagiosCheck {
-        let zone: ZoneIndex
+        // The summary, not the index: a serial and the apex glue need no reply templates.
+        let zone: ZoneSummary
         do {
-            zone = try ZoneIndex(records: DataStore.load(path: data))
+            zone = try ZoneSummary(records: DataStore.load(path: data))
         } catch {
             let input = FreshnessInput(now: Int64(time(nil)), localSerial: nil, soaExpire: 0, lastRefresh: nil,
                                        upstream: .unknown, behindSince: nil)
@@ -122,7 +123,7 @@ public enum HealthCheck {
         }
         // The server's own monitor, asked once: the same choice of upstreams
         // and the same reading of their answers.
-        let monitor = FreshnessMonitor(
+        let monitor = SOAMonitor(
             configuration: .init(interval: nil, timeoutMilliseconds: timeoutMilliseconds, upstreams: upstreams),
             served: { .init(serial: zone.soa.serial, apexServerAddresses: zone.apexServerAddresses) })
         let now = monitor.checkNow().time

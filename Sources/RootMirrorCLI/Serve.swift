@@ -172,7 +172,7 @@ struct Serve: ParsableCommand {
         config.chroot = chroot
         config.thresholds = try freshness.thresholds()
         config.expiryAction = onExpiry
-        config.monitor = FreshnessMonitor.Configuration(
+        config.monitor = SOAMonitor.Configuration(
             interval: checkInterval == "off" ? nil : Int(try duration(checkInterval, "--check-interval")),
             timeoutMilliseconds: try freshness.checkTimeoutMilliseconds(), upstreams: try freshness.upstreamEndpoints())
         if http != "off" {

@@ -12,7 +12,7 @@ public struct HealthReport: Sendable {
     public var assessment: FreshnessAssessment
     public var input: FreshnessInput
     public var thresholds: FreshnessThresholds
-    public var observation: FreshnessMonitor.Observation?
+    public var observation: SOAMonitor.Observation?
     public var lastReload: Int64?
     /// What the server does with queries now (`serve`, `forward`, `servfail`).
     public var mode: String
@@ -32,7 +32,7 @@ public struct HealthReport: Sendable {
     public var secondaries: [SecondaryLog.Secondary]?
 
     public init(assessment: FreshnessAssessment, input: FreshnessInput, thresholds: FreshnessThresholds,
-                observation: FreshnessMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil,
+                observation: SOAMonitor.Observation?, lastReload: Int64?, mode: String, lastRefreshSource: String? = nil,
                 verified: [String] = [], refreshAttempt: RefreshAttempt? = nil,
                 trustAnchors: Result<TrustAnchorState, StoreError>? = nil, secondaries: [SecondaryLog.Secondary]? = nil) {
         self.assessment = assessment

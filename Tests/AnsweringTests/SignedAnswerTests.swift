@@ -127,11 +127,11 @@ private let dnssec = EDNS(udpPayloadSize: 1232, dnssecOK: true)
                     && withDO.additional.count == without.additional.count, "\(name) \(type)")
             #expect(!(withDO.answers + withDO.authority).contains { $0.type.isDNSSEC }, "\(name) \(type)")
         }
-        #expect(stripped.signaturesExpire == nil)
+        #expect(stripped.summary.signaturesExpire == nil)
     }
 
     @Test func earliestSignatureExpiration() throws {
         // The apex NSEC's RRSIG, 2029-01-01T00:00:00Z, expires first.
-        #expect(try index(signedZone).signaturesExpire == 1_861_920_000)
+        #expect(try index(signedZone).summary.signaturesExpire == 1_861_920_000)
     }
 }

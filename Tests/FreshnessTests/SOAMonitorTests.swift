@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 @testable import Freshness
 
-@Suite struct FreshnessMonitorTests {
+@Suite struct SOAMonitorTests {
     func zone(serial: UInt32) -> String {
         ". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. \(serial) 1800 900 604800 86400\n. 518400 IN NS a.root-servers.net.\na.root-servers.net. 518400 IN A 198.41.0.4\n"
     }
@@ -15,9 +15,9 @@ import TestSupport
         let roots = try [KnotServer(zone: zone(serial: 2_026_082_201)), KnotServer(zone: zone(serial: 2_026_082_201)),
                          KnotServer(zone: zone(serial: 2_026_082_200))]
         let local = Mutex<UInt32>(2_026_082_200)
-        let monitor = FreshnessMonitor(
+        let monitor = SOAMonitor(
             configuration: .init(timeoutMilliseconds: 2000, upstreams: roots.map { upstream("\($0.address):\($0.port)") }),
-            served: { FreshnessMonitor.ServedZone(serial: local.withLock { $0 }, apexServerAddresses: []) })
+            served: { SOAMonitor.ServedZone(serial: local.withLock { $0 }, apexServerAddresses: []) })
 
         let first = monitor.checkNow()
         #expect(first.view == .majority(serial: 2_026_082_201, answered: 3))
@@ -36,7 +36,7 @@ import TestSupport
 
     @Test func noUpstreamIsAReportedCondition() {
         let closed = Endpoint.random()
-        let monitor = FreshnessMonitor(configuration: .init(timeoutMilliseconds: 200, upstreams: [upstream("\(closed.host):\(closed.port)")]),
+        let monitor = SOAMonitor(configuration: .init(timeoutMilliseconds: 200, upstreams: [upstream("\(closed.host):\(closed.port)")]),
                                        served: { nil })
         #expect(monitor.checkNow().view == .unknown)
         #expect(monitor.lastObservation?.view == .unknown)
@@ -45,7 +45,7 @@ import TestSupport
 
     @Test func backgroundLoopChecksAndStops() throws {
         let root = try KnotServer(zone: zone(serial: 9))
-        let monitor = FreshnessMonitor(configuration: .init(interval: 3600, upstreams: [upstream("\(root.address):\(root.port)")]),
+        let monitor = SOAMonitor(configuration: .init(interval: 3600, upstreams: [upstream("\(root.address):\(root.port)")]),
                                        served: { nil })
         monitor.start()
         for _ in 0..<100 where monitor.lastObservation == nil { usleep(20_000) }

@@ -15,7 +15,7 @@ import Testing
         let results = upstream.map {
             SOAProbe.Result(upstream: try! IPEndpoint(parsing: "192.0.2.1", defaultPort: 53), serial: $0, error: nil)
         }
-        let observation = FreshnessMonitor.Observation(time: now - 30, results: results, view: .from(serials: upstream))
+        let observation = SOAMonitor.Observation(time: now - 30, results: results, view: .from(serials: upstream))
         let input = FreshnessInput(now: now, localSerial: serial, soaExpire: 604_800, lastRefresh: now - age,
                                    upstream: observation.view, behindSince: behindSince)
         return HealthReport(assessment: FreshnessPolicy.assess(input), input: input, thresholds: FreshnessThresholds(),

@@ -12,7 +12,7 @@ import TestSupport
 @Suite struct StatusServerTests {
     func report(age: Int64, serial: UInt32? = 2_026_082_201) -> HealthReport {
         let now: Int64 = 1_800_000_000
-        let observation = FreshnessMonitor.Observation(
+        let observation = SOAMonitor.Observation(
             time: now - 60,
             results: [SOAProbe.Result(upstream: upstream("198.41.0.4"), serial: 2_026_082_201, error: nil),
                       SOAProbe.Result(upstream: upstream("2001:503:ba3e::2:30"), serial: nil, error: "no answer within 2000 ms")],
