@@ -9,12 +9,13 @@ import PackageDescription
 ///   checks and DNSSEC stripping.
 /// - `CDBStore`: tinydns-data's data.cdb encoding, written atomically and read back, its structure
 ///   checked; the files kept beside it (refresh's state, the RFC 5011 trust-anchor state).
-/// - `Answering`: the answer-ready index (DO templates for signed data, the AXFR messages) and
-///   the responder shared by `serve` and `query`, which classifies each packet once for both
+/// - `Answering`: the answer-ready index (DO templates for signed data, the AXFR messages and
+///   IXFR from the journal), the zone summary it starts from (all `check` reads), and the
+///   responder shared by `serve` and `query`, which classifies each packet once for both
 ///   transports (a reply, a transfer, a NOTIFY, a query to relay).
 /// - `Addressing`: IP endpoints and prefixes as operators write them, a DNS exchange over TCP
-///   (framed and read with DNSWire),
-///   and `OSThread`, the plain POSIX thread that serve's workers and refresh's blocking work run on.
+///   (framed and read with DNSWire), and `OSThread`, the plain POSIX thread that serve's
+///   workers and refresh's blocking work run on.
 /// - `Freshness`: the SOA monitor, the verdict on how stale the served data is, and when
 ///   `serve --refresh` refreshes.
 /// - `Telemetry`: query counters and the HTTP endpoint (`/health`, `/metrics`), with the

@@ -44,86 +44,53 @@ public final class ServerMetrics: Sendable {
     public init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        var queries: [Counter] = []
-        for transport in Self.transports {
-            for kind in ReplyKind.allCases {
-                for rcode in Self.rcodes + [RCode(rawValue: 0xFFFF)] {
-                    queries.append(registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_queries", unitName: "total",
-                        helpText: "Queries answered, by transport, kind of reply and response code."),
-                        labels: [("transport", "\(transport)"), ("kind", kind.rawValue),
-                                 ("rcode", rcode.rawValue == 0xFFFF ? "other" : "\(rcode)")]))
+        // One descriptor per metric name; a name with labels gets one call per label set.
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Counter {
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "total", helpText: help), labels: labels)
+        }
+        func gauge(_ name: String, unit: String = "", _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: unit, helpText: help), labels: [])
+        }
+        queries = Self.transports.flatMap { transport in
+            ReplyKind.allCases.flatMap { kind in
+                (Self.rcodes + [RCode(rawValue: 0xFFFF)]).map { rcode in
+                    counter("rootmirror_queries", "Queries answered, by transport, kind of reply and response code.",
+                            [("transport", "\(transport)"), ("kind", kind.rawValue), ("rcode", rcode.rawValue == 0xFFFF ? "other" : "\(rcode)")])
                 }
             }
         }
-        self.queries = queries
         truncated = Self.transports.map {
-            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_truncated_replies", unitName: "total",
-                helpText: "Replies sent with TC set because required data did not fit."),
-                labels: [("transport", "\($0)")])
+            counter("rootmirror_truncated_replies", "Replies sent with TC set because required data did not fit.", [("transport", "\($0)")])
         }
         dropped = Self.transports.map {
-            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_dropped_packets", unitName: "total",
-                helpText: "Packets not answered: shorter than a header, or with QR set."),
-                labels: [("transport", "\($0)")])
+            counter("rootmirror_dropped_packets", "Packets not answered: shorter than a header, or with QR set.", [("transport", "\($0)")])
         }
-        malformed = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_malformed_queries", unitName: "total",
-            helpText: "Queries answered FORMERR."),
-            labels: [])
+        malformed = counter("rootmirror_malformed_queries", "Queries answered FORMERR.")
         rateLimited = ["dropped", "slipped"].map {
-            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_rate_limited", unitName: "total",
-                helpText: "UDP queries over --rate-limit: dropped, or slipped (answered with TC only)."),
-                labels: [("action", $0)])
+            counter("rootmirror_rate_limited", "UDP queries over --rate-limit: dropped, or slipped (answered with TC only).", [("action", $0)])
         }
-        reloadsSucceeded = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_reloads", unitName: "total",
-            helpText: "Reloads of data.cdb, by result."),
-            labels: [("result", "ok")])
-        reloadsFailed = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_reloads", unitName: "total",
-            helpText: "Reloads of data.cdb, by result."),
-            labels: [("result", "failed")])
-        forwarded = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_forwarded_queries", unitName: "total",
-            helpText: "Queries relayed to the live roots because the local data expired."),
-            labels: [])
-        forwardFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_forward_failures", unitName: "total",
-            helpText: "Relayed queries that got no answer from any live root."),
-            labels: [])
-        checks = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_soa_checks", unitName: "total",
-            helpText: "Rounds of SOA questions to the live roots."),
-            labels: [])
-        checkFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_soa_check_failures", unitName: "total",
-            helpText: "Rounds of SOA questions that no upstream answered."),
-            labels: [])
-        refreshesSucceeded = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_refreshes", unitName: "total",
-            helpText: "Refreshes run by serve --refresh, by result."),
-            labels: [("result", "ok")])
-        refreshesFailed = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "rootmirror_refreshes", unitName: "total",
-            helpText: "Refreshes run by serve --refresh, by result."),
-            labels: [("result", "failed")])
-        zoneSerial = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_zone_serial", unitName: "",
-            helpText: "SOA serial of the zone being served."),
-            labels: [])
-        dataAge = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_data_age", unitName: "seconds",
-            helpText: "Seconds since the last successful refresh (-1 when none is recorded)."),
-            labels: [])
-        upstreamSerial = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_upstream_serial", unitName: "",
-            helpText: "SOA serial most live roots reported at the last check (0 when none answered)."),
-            labels: [])
-        upstreamsAnswering = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_upstreams_answering", unitName: "",
-            helpText: "Live roots that answered the last SOA check."),
-            labels: [])
-        signaturesExpire = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "rootmirror_signatures_expire", unitName: "seconds",
-            helpText: "Seconds until the earliest RRSIG served expires, negative once it has (NaN without DNSSEC data)."),
-            labels: [])
+        reloadsSucceeded = counter("rootmirror_reloads", "Reloads of data.cdb, by result.", [("result", "ok")])
+        reloadsFailed = counter("rootmirror_reloads", "Reloads of data.cdb, by result.", [("result", "failed")])
+        forwarded = counter("rootmirror_forwarded_queries", "Queries relayed to the live roots because the local data expired.")
+        forwardFailures = counter("rootmirror_forward_failures", "Relayed queries that got no answer from any live root.")
+        checks = counter("rootmirror_soa_checks", "Rounds of SOA questions to the live roots.")
+        checkFailures = counter("rootmirror_soa_check_failures", "Rounds of SOA questions that no upstream answered.")
+        refreshesSucceeded = counter("rootmirror_refreshes", "Refreshes run by serve --refresh, by result.", [("result", "ok")])
+        refreshesFailed = counter("rootmirror_refreshes", "Refreshes run by serve --refresh, by result.", [("result", "failed")])
+        zoneSerial = gauge("rootmirror_zone_serial", "SOA serial of the zone being served.")
+        dataAge = gauge("rootmirror_data_age", unit: "seconds", "Seconds since the last successful refresh (-1 when none is recorded).")
+        upstreamSerial = gauge("rootmirror_upstream_serial", "SOA serial most live roots reported at the last check (0 when none answered).")
+        upstreamsAnswering = gauge("rootmirror_upstreams_answering", "Live roots that answered the last SOA check.")
+        signaturesExpire = gauge("rootmirror_signatures_expire", unit: "seconds",
+                                 "Seconds until the earliest RRSIG served expires, negative once it has (NaN without DNSSEC data).")
         transfers = SecondaryLog.Kind.allCases.flatMap { kind in
             SecondaryLog.Outcome.allCases.map { outcome in
-                registry.makeCounter(descriptor: MetricNameDescriptor(
-                    metricName: "rootmirror_transfers", unitName: "total",
-                    helpText: "Zone transfers asked of this server, by kind and result (refused: no transfer rights, or expired data)."),
-                    labels: [("kind", kind.rawValue), ("result", outcome.rawValue)])
+                counter("rootmirror_transfers",
+                        "Zone transfers asked of this server, by kind and result (refused: no transfer rights, or expired data).",
+                        [("kind", kind.rawValue), ("result", outcome.rawValue)])
             }
         }
-        secondariesBehind = registry.makeGauge(descriptor: MetricNameDescriptor(
-            metricName: "rootmirror_secondaries_behind", unitName: "",
-            helpText: "Secondaries whose last known serial is older than the one served."))
+        secondariesBehind = gauge("rootmirror_secondaries_behind", "Secondaries whose last known serial is older than the one served.")
     }
 
     /// Counts one packet and what was done with it.
