@@ -68,8 +68,13 @@ public enum DataStore {
 
         /// Stages the journal beside data.cdb for `new`, which replaces the
         /// data installed there (if any): done on the staging thread, while
-        /// the zone is checked.
-        public mutating func stageJournal(new: [ResourceRecord], zoneSize: Int) {
+        /// the zone is checked. `new` is built only when there is an
+        /// installed version to differ from: a first install, or a file
+        /// identical to the installed one (the same zone compiled again),
+        /// needs no difference, and working one out costs more than the
+        /// compile itself.
+        public mutating func stageJournal(new: () -> [ResourceRecord]) {
+            if DataStore.sameContents(path, temporary) { return }  // the journal beside it still holds
             let old: [ResourceRecord]
             do throws(StoreError) {
                 old = try DataStore.load(path: path)
@@ -79,13 +84,16 @@ public enum DataStore {
                 old = []
             }
             var journal = ZoneJournal()
-            if let difference = ZoneDifference(old: old, new: new) {
-                do throws(StoreError) {
-                    journal = try ZoneJournal.read(forData: path)
-                } catch {
-                    journalNote = "\(error); a new one is started"
+            if !old.isEmpty {
+                let new = new()
+                if let difference = ZoneDifference(old: old, new: new) {
+                    do throws(StoreError) {
+                        journal = try ZoneJournal.read(forData: path)
+                    } catch {
+                        journalNote = "\(error); a new one is started"
+                    }
+                    journal = journal.appending(difference, zoneSize: new.reduce(0) { $0 + $1.wireSize })
                 }
-                journal = journal.appending(difference, zoneSize: zoneSize)
             }
             do throws(StoreError) {
                 self.journal = try journal.stage(forData: path)
@@ -93,6 +101,27 @@ public enum DataStore {
                 journalNote = "journal not updated, IXFR will send the whole zone: \(error)"
             }
         }
+    }
+
+    /// Whether the files at `a` and `b` hold the same bytes (false when
+    /// either cannot be read).
+    static func sameContents(_ a: String, _ b: String) -> Bool {
+        func mapped(_ path: String) -> (fd: Int32, base: UnsafeMutableRawPointer, count: Int)? {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_size > 0,
+                  let base = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+                close(fd)
+                return nil
+            }
+            return (fd, base, Int(st.st_size))
+        }
+        guard let first = mapped(a) else { return false }
+        defer { munmap(first.base, first.count); close(first.fd) }
+        guard let second = mapped(b) else { return false }
+        defer { munmap(second.base, second.count); close(second.fd) }
+        return first.count == second.count && memcmp(first.base, second.base, first.count) == 0
     }
 
     /// `records` written, synced (mode 0644) and ready to rename over

@@ -126,8 +126,7 @@ public enum ZoneCompiler {
         DispatchQueue.global(qos: .userInitiated).async {
             staging.finish(Result { () throws(StoreError) in
                 var staged = try DataStore.stage(records, for: output, temporary: temporary)
-                let new = [ResourceRecord](records)
-                staged.stageJournal(new: new, zoneSize: new.reduce(0) { $0 + $1.wireSize })
+                staged.stageJournal(new: { [ResourceRecord](records) })
                 return staged
             })
         }
