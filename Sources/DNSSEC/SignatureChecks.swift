@@ -70,16 +70,14 @@ struct SignatureChecks {
     let now: Int64
     let tasks: [Task]
 
-    /// With `keySetOnly`, only the signatures over the apex DNSKEY set.
-    init(zone: CanonicalZone, keys: [ZoneKey], now: Int64, keySetOnly: Bool) {
+    init(zone: CanonicalZone, keys: [ZoneKey], now: Int64) {
         self.zone = zone
         self.keys = keys
         self.now = now
         var tasks: [Task] = []
         for set in zone.rrsets where set.type == .rrsig {
             switch zone.names[Int(set.name)].standing {
-            case .apex: break
-            case .authoritative, .delegation: if keySetOnly { continue }
+            case .apex, .authoritative, .delegation: break
             case .belowCut, .outOfZone: continue
             }
             // Canonical order sorts RRSIG rdata, which opens with the type
@@ -90,9 +88,7 @@ struct SignatureChecks {
                 let covered = Self.covered(zone, entries[start])
                 var end = start + 1
                 while end < entries.endIndex && Self.covered(zone, entries[end]) == covered { end += 1 }
-                if !keySetOnly || covered == .dnskey {
-                    tasks.append(Task(name: set.name, covered: covered, rrsigs: entries[start..<end]))
-                }
+                tasks.append(Task(name: set.name, covered: covered, rrsigs: entries[start..<end]))
                 start = end
             }
         }

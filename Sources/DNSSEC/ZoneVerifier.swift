@@ -121,24 +121,12 @@ public enum ZoneVerifier {
         var check = Check(zone: zone, file: file, policy: policy)
         return try check.run()
     }
-
-    /// The apex DNSKEY set alone: matched against the anchors and signed by
-    /// a matching key, valid at `policy.now`; the rest of `records` is not
-    /// looked at. For key sets taken from a zone whose other signatures are
-    /// gone, or from a priming answer.
-    public static func verifyKeySet(_ records: PackedRecords, apex: DNSName, file: String,
-                                    policy: VerificationPolicy) throws(VerificationError) -> VerificationReport {
-        let zone = CanonicalZone(records, apex: apex)
-        var check = Check(zone: zone, file: file, policy: policy, keySetOnly: true)
-        return try check.run()
-    }
 }
 
 struct Check {
     let zone: CanonicalZone
     let file: String
     let policy: VerificationPolicy
-    var keySetOnly = false
 
     func error(entry: Int32?, name: Int32? = nil, type: RRType? = nil, _ reason: String) -> VerificationError {
         let e = entry.map { zone.records.entries[Int($0)] }
@@ -158,7 +146,7 @@ struct Check {
         if policy.dnssec != .off {
             try dnssec(apex: apex, report: &report)
         }
-        if policy.zonemd != .off && !keySetOnly {
+        if policy.zonemd != .off {
             try zonemd(apex: apex, serial: serial, report: &report)
         }
         return report
@@ -179,7 +167,7 @@ struct Check {
         let keys = keyEntries.map { ZoneKey(rdata: Array(zone.rdata(zone.records.entries[Int($0)]))) }
         let anchored = try anchoredKeys(keys, firstKey: keyEntries[0])
 
-        let signatures = SignatureChecks(zone: zone, keys: keys, now: policy.now, keySetOnly: keySetOnly)
+        let signatures = SignatureChecks(zone: zone, keys: keys, now: policy.now)
         let outcomes = signatures.run()
         var failures: [(entry: Int32, type: RRType, reason: String)] = []
         var keySetSigners: [Int] = []
@@ -217,10 +205,8 @@ struct Check {
         if let first = failures.min(by: { zone.records.entries[Int($0.entry)].line < zone.records.entries[Int($1.entry)].line }) {
             throw error(entry: first.entry, type: first.type, first.reason)
         }
-        if !keySetOnly {
-            try everyRRsetSigned(signatures)
-            try nsecChain(apex: apex)
-        }
+        try everyRRsetSigned(signatures)
+        try nsecChain(apex: apex)
         report.apexKeys = keys.indices.map { k in
             VerificationReport.ApexKey(rdata: keys[k].rdata, keyTag: keys[k].keyTag, trusted: anchored.contains(k),
                                        signsKeySet: keySetSigners.contains(k))
