@@ -66,34 +66,22 @@ public enum DataStore {
             journal?.discard()
         }
 
-        /// Stages the journal beside data.cdb for `new`, which replaces the
-        /// data installed there (if any): done on the staging thread, while
-        /// the zone is checked. `new` is built only when there is an
-        /// installed version to differ from: a first install, or a file
-        /// identical to the installed one (the same zone compiled again),
-        /// needs no difference, and working one out costs more than the
-        /// compile itself.
-        public mutating func stageJournal(new: () -> [ResourceRecord]) {
-            if DataStore.sameContents(path, temporary) { return }  // the journal beside it still holds
-            let old: [ResourceRecord]
-            do throws(StoreError) {
-                old = try DataStore.load(path: path)
-            } catch {
-                // Nothing installed to differ from: whatever journal there
-                // was ends at a version no longer known.
-                old = []
-            }
+        /// Stages the journal beside data.cdb with the difference from the
+        /// data installed there (if any) to this file: done on the staging
+        /// thread, while the zone is checked. The same file again (the same
+        /// zone compiled again) leaves the journal as it is.
+        public mutating func stageJournal() {
+            if DataStore.sameContents(path, temporary) { return }
+            // Nothing installed to differ from: whatever journal there was
+            // ends at a version no longer known.
             var journal = ZoneJournal()
-            if !old.isEmpty {
-                let new = new()
-                if let difference = ZoneDifference(old: old, new: new) {
-                    do throws(StoreError) {
-                        journal = try ZoneJournal.read(forData: path)
-                    } catch {
-                        journalNote = "\(error); a new one is started"
-                    }
-                    journal = journal.appending(difference, zoneSize: new.reduce(0) { $0 + $1.wireSize })
+            if let (difference, zoneSize) = DataStore.difference(installed: path, staged: temporary) {
+                do throws(StoreError) {
+                    journal = try ZoneJournal.read(forData: path)
+                } catch {
+                    journalNote = "\(error); a new one is started"
                 }
+                journal = journal.appending(difference, zoneSize: zoneSize)
             }
             do throws(StoreError) {
                 self.journal = try journal.stage(forData: path)
@@ -307,7 +295,7 @@ public enum DataStore {
         return nil
     }
 
-    private static func record(owner: DNSName, value: [UInt8], path: String, at offset: UInt32) throws(StoreError) -> ResourceRecord {
+    static func record(owner: DNSName, value: [UInt8], path: String, at offset: UInt32) throws(StoreError) -> ResourceRecord {
         guard value.count >= valueHeaderSize, value[2] == UInt8(ascii: "=") else {
             throw StoreError(path: path, message: "record for \(owner) at byte \(offset) is malformed or location-specific")
         }

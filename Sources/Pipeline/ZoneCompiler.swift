@@ -126,7 +126,7 @@ public enum ZoneCompiler {
         DispatchQueue.global(qos: .userInitiated).async {
             staging.finish(Result { () throws(StoreError) in
                 var staged = try DataStore.stage(records, for: output, temporary: temporary)
-                staged.stageJournal(new: { [ResourceRecord](records) })
+                staged.stageJournal()
                 return staged
             })
         }

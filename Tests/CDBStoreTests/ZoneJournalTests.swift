@@ -119,4 +119,24 @@ import ZoneFile
         #expect(try ZoneJournal.read(forData: data).differences.map(\.toSerial) == [4])
         #expect(scratch.files == ["data.cdb", "data.cdb.journal"])
     }
+
+    /// The install reads the difference from the two data.cdb files entry by
+    /// entry; on two consecutive real roots (signed records kept) it is the
+    /// one `ZoneDifference` works out from the whole record lists.
+    @Test func theInstalledDifferenceIsTheRecordListsDifference() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let data = scratch.file("data.cdb"), older = scratch.file("older.cdb")
+        func install(_ file: String) throws {
+            _ = try ZoneCompiler.compile(zoneText: ZoneText(path: "\(sharedZones)/\(file)"),
+                                         options: ZoneParser.Options(keepDNSSEC: true), output: data)
+        }
+        try install("root-2026082200-nosig.zone.gz")
+        try FileManager.default.copyItem(atPath: data, toPath: older)
+        try install("root-2026082201-nosig.zone.gz")
+        let expected = try #require(ZoneDifference(old: DataStore.load(path: older), new: DataStore.load(path: data)))
+        let journal = try ZoneJournal.read(forData: data)
+        #expect(journal.differences == [expected])
+        #expect(expected.fromSerial == 2026082200 && expected.toSerial == 2026082201 && !expected.added.isEmpty)
+    }
 }

@@ -1,0 +1,104 @@
+import CCDB
+import DNSWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension DataStore {
+    /// What changed from the data.cdb at `installed` to the one staged at
+    /// `staged`, read entry by entry from the two files: only the records
+    /// that changed are decoded. The same difference `ZoneDifference(old:new:)`
+    /// works out from whole record lists (owners in lower case, as data.cdb
+    /// keys are; deleted and added in file order), without building and
+    /// hashing every record of both versions, which cost more than the
+    /// compile itself. With the staged zone's wire size, which bounds the
+    /// journal. Nil when either file is not a readable cdb with one SOA.
+    static func difference(installed: String, staged: String) -> (difference: ZoneDifference, zoneSize: Int)? {
+        guard let old = MappedStore(path: installed), let new = MappedStore(path: staged),
+              let oldSOA = old.soa, let newSOA = new.soa else { return nil }
+        let oldEntries = Set(old.entries.indices.map { old.bytes(of: $0) })
+        let newEntries = Set(new.entries.indices.map { new.bytes(of: $0) })
+        guard let from = old.record(oldSOA), let to = new.record(newSOA),
+              let deleted = old.records(where: { $0 != oldSOA && !newEntries.contains(old.bytes(of: $0)) }),
+              let added = new.records(where: { $0 != newSOA && !oldEntries.contains(new.bytes(of: $0)) }) else { return nil }
+        let zoneSize = new.entries.reduce(0) { $0 + $1.keyLength + 10 + $1.valueLength - valueHeaderSize }
+        return (ZoneDifference(from: from, to: to, deleted: deleted, added: added), zoneSize)
+    }
+}
+
+/// A data.cdb mapped and its structure checked, for reading entries in place.
+private final class MappedStore {
+    let path: String
+    let file: UnsafeRawBufferPointer
+    let entries: [CDBFile.Entry]
+    /// The index of the one SOA entry; nil when there is none or more than one.
+    let soa: Int?
+    private var db: cdb
+    private let fd: Int32
+
+    init?(path: String) {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        db = cdb()
+        guard cdb_init(&db, fd) == 0 else {
+            close(fd)
+            return nil
+        }
+        self.path = path
+        file = UnsafeRawBufferPointer(start: db.cdb_mem, count: Int(db.cdb_fsize))
+        guard case .success(let entries) = CDBFile.validatedEntries(file) else {
+            cdb_free(&db)
+            close(fd)
+            return nil
+        }
+        self.entries = entries
+        let file = file
+        let soas = entries.indices.filter { entries[$0].valueLength >= 2 && file.bigEndianUInt16(at: entries[$0].valueStart) == RRType.soa.rawValue }
+        soa = soas.count == 1 ? soas[0] : nil
+    }
+
+    deinit {
+        cdb_free(&db)
+        close(fd)
+    }
+
+    /// Entry `index`'s key and value, compared and hashed by their bytes.
+    func bytes(of index: Int) -> EntryBytes {
+        let entry = entries[index]
+        return EntryBytes(key: UnsafeRawBufferPointer(rebasing: file[entry.keyStart..<entry.valueStart]),
+                          value: UnsafeRawBufferPointer(rebasing: file[entry.valueStart..<(entry.valueStart + entry.valueLength)]))
+    }
+
+    /// Entry `index` decoded; nil when it does not decode.
+    func record(_ index: Int) -> ResourceRecord? {
+        let entry = entries[index]
+        let bytes = self.bytes(of: index)
+        guard let owner = try? DNSName(validatingWire: Array(bytes.key)) else { return nil }
+        return try? DataStore.record(owner: owner, value: Array(bytes.value), path: path, at: UInt32(entry.valueStart))
+    }
+
+    /// The entries `include` picks, decoded in file order; nil when one does not decode.
+    func records(where include: (Int) -> Bool) -> [ResourceRecord]? {
+        var records: [ResourceRecord] = []
+        for index in entries.indices where include(index) {
+            guard let record = record(index) else { return nil }
+            records.append(record)
+        }
+        return records
+    }
+}
+
+/// A cdb entry's bytes, in a mapped file that outlives the value.
+private struct EntryBytes: Hashable {
+    let key: UnsafeRawBufferPointer
+    let value: UnsafeRawBufferPointer
+
+    static func == (a: Self, b: Self) -> Bool {
+        a.key.elementsEqual(b.key) && a.value.elementsEqual(b.value)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes: key)
+        hasher.combine(bytes: value)
+    }
+}
