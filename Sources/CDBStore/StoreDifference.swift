@@ -94,7 +94,10 @@ private struct EntryBytes: Hashable {
     let value: UnsafeRawBufferPointer
 
     static func == (a: Self, b: Self) -> Bool {
-        a.key.elementsEqual(b.key) && a.value.elementsEqual(b.value)
+        // Never empty: a key is a name (the root's is one byte), a value holds its header.
+        a.key.count == b.key.count && a.value.count == b.value.count
+            && memcmp(a.key.baseAddress!, b.key.baseAddress!, a.key.count) == 0
+            && memcmp(a.value.baseAddress!, b.value.baseAddress!, a.value.count) == 0
     }
 
     func hash(into hasher: inout Hasher) {
