@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(name: "FuzzStateFiles", dependencies: ["CDBStore", "DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
         // A signed message's TSIG record, and a --tsig-key file, through their readers.
         .executableTarget(name: "FuzzTSIG", dependencies: ["DNSWire", "FuzzSupport"], swiftSettings: libFuzzerMain),
-        // A data.cdb through the loader and the index builder.
+        // A data.cdb through the loader, the index builder and the journal's entry-by-entry reading.
         .executableTarget(name: "FuzzDataStore", dependencies: ["Answering", "CDBStore", "FuzzSupport"], swiftSettings: libFuzzerMain),
     ]
 )

@@ -13,7 +13,7 @@ extension DataStore {
     /// hashing every record of both versions, which cost more than the
     /// compile itself. With the staged zone's wire size, which bounds the
     /// journal. Nil when either file is not a readable cdb with one SOA.
-    static func difference(installed: String, staged: String) -> (difference: ZoneDifference, zoneSize: Int)? {
+    package static func difference(installed: String, staged: String) -> (difference: ZoneDifference, zoneSize: Int)? {
         guard let old = MappedStore(path: installed), let new = MappedStore(path: staged),
               let oldSOA = old.soa, let newSOA = new.soa else { return nil }
         let oldEntries = Set(old.entries.indices.map { old.bytes(of: $0) })
