@@ -91,25 +91,11 @@ public enum DataStore {
         }
     }
 
-    /// Whether the files at `a` and `b` hold the same bytes (false when
-    /// either cannot be read).
+    /// Whether the cdb files at `a` and `b` hold the same bytes (false
+    /// when either does not map as one).
     static func sameContents(_ a: String, _ b: String) -> Bool {
-        func mapped(_ path: String) -> (fd: Int32, base: UnsafeMutableRawPointer, count: Int)? {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return nil }
-            var st = stat()
-            guard fstat(fd, &st) == 0, st.st_size > 0,
-                  let base = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-                close(fd)
-                return nil
-            }
-            return (fd, base, Int(st.st_size))
-        }
-        guard let first = mapped(a) else { return false }
-        defer { munmap(first.base, first.count); close(first.fd) }
-        guard let second = mapped(b) else { return false }
-        defer { munmap(second.base, second.count); close(second.fd) }
-        return first.count == second.count && memcmp(first.base, second.base, first.count) == 0
+        guard let first = try? MappedCDB(path: a), let second = try? MappedCDB(path: b) else { return false }
+        return first.file.count == second.file.count && memcmp(first.file.baseAddress!, second.file.baseAddress!, first.file.count) == 0
     }
 
     /// `records` written, synced (mode 0644) and ready to rename over
@@ -231,25 +217,14 @@ public enum DataStore {
     /// key and value, so that a corrupt, truncated or foreign file is
     /// refused at load rather than served.
     public static func load(path: String) throws(StoreError) -> [ResourceRecord] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw StoreError(path: path, message: "cannot open: \(errnoText())") }
-        defer { close(fd) }
-        var db = cdb()
-        guard cdb_init(&db, fd) == 0 else { throw StoreError(path: path, message: "not a cdb file") }
-        defer { cdb_free(&db) }
-        let file = UnsafeRawBufferPointer(start: db.cdb_mem, count: Int(db.cdb_fsize))
-        let entries: [CDBFile.Entry]
-        switch CDBFile.validatedEntries(file) {
-        case .success(let valid): entries = valid
-        case .failure(let error): throw StoreError(path: path, message: "corrupt cdb file: \(error.message)")
-        }
+        let store = try MappedCDB(path: path)
+        let entries = try store.entries()
         var records: [ResourceRecord] = []
         records.reserveCapacity(entries.count)
         var lastKey: [UInt8] = []
         var lastOwner = DNSName.root
         for entry in entries {
-            let key = Array(file[entry.keyStart..<entry.valueStart])
-            let value = Array(file[entry.valueStart..<(entry.valueStart + entry.valueLength)])
+            let key = Array(store.key(of: entry))
             if key != lastKey {
                 guard let name = try? DNSName(validatingWire: key) else {
                     throw StoreError(path: path, message: "entry at byte \(entry.position) has a key that is not a domain name")
@@ -257,7 +232,7 @@ public enum DataStore {
                 lastKey = key
                 lastOwner = name
             }
-            records.append(try record(owner: lastOwner, value: value, path: path, at: UInt32(entry.valueStart)))
+            records.append(try record(owner: lastOwner, value: Array(store.value(of: entry)), path: path, at: UInt32(entry.valueStart)))
         }
         return records
     }
@@ -278,21 +253,9 @@ public enum DataStore {
 
     /// The rdata of the first `type` record at `apex`, by one hashed lookup.
     private static func apexRData(path: String, apex: DNSName, type: RRType) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var db = cdb()
-        guard cdb_init(&db, fd) == 0 else { return nil }
-        defer { cdb_free(&db) }
-        let key = apex.lowercased().wire
-        var finder = cdb_find()
-        guard key.withUnsafeBytes({ cdb_findinit(&finder, &db, $0.baseAddress, UInt32($0.count)) }) >= 0 else { return nil }
-        while cdb_findnext(&finder) > 0 {
-            let value = bytes(db, db.cdb_vpos, db.cdb_vlen)
-            guard value.count > valueHeaderSize, value.bigEndianUInt16(at: 0) == type.rawValue else { continue }
-            return Array(value[valueHeaderSize...])
-        }
-        return nil
+        guard let store = try? MappedCDB(path: path) else { return nil }
+        return store.firstValue(key: apex.lowercased().wire) { $0.count > valueHeaderSize && $0.bigEndianUInt16(at: 0) == type.rawValue }
+            .map { Array($0[valueHeaderSize...]) }
     }
 
     static func record(owner: DNSName, value: [UInt8], path: String, at offset: UInt32) throws(StoreError) -> ResourceRecord {
@@ -309,10 +272,6 @@ public enum DataStore {
             throw StoreError(path: path, message: "\(type) record for \(owner) at byte \(offset) has malformed rdata")
         }
         return ResourceRecord(owner: owner, type: type, ttl: ttl, rdata: rdata)
-    }
-
-    private static func bytes(_ db: cdb, _ position: UInt32, _ length: UInt32) -> [UInt8] {
-        Array(UnsafeBufferPointer(start: db.cdb_mem.advanced(by: Int(position)), count: Int(length)))
     }
 
     /// Makes the rename itself durable across a crash.

@@ -1,4 +1,3 @@
-import CCDB
 import DNSWire
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +13,7 @@ extension DataStore {
     /// compile itself. With the staged zone's wire size, which bounds the
     /// journal. Nil when either file is not a readable cdb with one SOA.
     package static func difference(installed: String, staged: String) -> (difference: ZoneDifference, zoneSize: Int)? {
-        guard let old = MappedStore(path: installed), let new = MappedStore(path: staged),
+        guard let old = StoreEntries(path: installed), let new = StoreEntries(path: staged),
               let oldSOA = old.soa, let newSOA = new.soa else { return nil }
         let oldEntries = Set(old.entries.indices.map { old.bytes(of: $0) })
         let newEntries = Set(new.entries.indices.map { new.bytes(of: $0) })
@@ -26,55 +25,34 @@ extension DataStore {
     }
 }
 
-/// A data.cdb mapped and its structure checked, for reading entries in place.
-private final class MappedStore {
-    let path: String
-    let file: UnsafeRawBufferPointer
+/// A data.cdb's entries, its structure checked, read in place.
+private struct StoreEntries {
+    let store: MappedCDB
     let entries: [CDBFile.Entry]
     /// The index of the one SOA entry; nil when there is none or more than one.
     let soa: Int?
-    private var db: cdb
-    private let fd: Int32
 
     init?(path: String) {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        db = cdb()
-        guard cdb_init(&db, fd) == 0 else {
-            close(fd)
-            return nil
-        }
-        self.path = path
-        file = UnsafeRawBufferPointer(start: db.cdb_mem, count: Int(db.cdb_fsize))
-        guard case .success(let entries) = CDBFile.validatedEntries(file) else {
-            cdb_free(&db)
-            close(fd)
-            return nil
-        }
+        guard let store = try? MappedCDB(path: path), let entries = try? store.entries() else { return nil }
+        self.store = store
         self.entries = entries
-        let file = file
-        let soas = entries.indices.filter { entries[$0].valueLength >= 2 && file.bigEndianUInt16(at: entries[$0].valueStart) == RRType.soa.rawValue }
+        let soas = entries.indices.filter {
+            let value = store.value(of: entries[$0])
+            return value.count >= 2 && value.bigEndianUInt16(at: 0) == RRType.soa.rawValue
+        }
         soa = soas.count == 1 ? soas[0] : nil
-    }
-
-    deinit {
-        cdb_free(&db)
-        close(fd)
     }
 
     /// Entry `index`'s key and value, compared and hashed by their bytes.
     func bytes(of index: Int) -> EntryBytes {
-        let entry = entries[index]
-        return EntryBytes(key: UnsafeRawBufferPointer(rebasing: file[entry.keyStart..<entry.valueStart]),
-                          value: UnsafeRawBufferPointer(rebasing: file[entry.valueStart..<(entry.valueStart + entry.valueLength)]))
+        EntryBytes(key: store.key(of: entries[index]), value: store.value(of: entries[index]))
     }
 
     /// Entry `index` decoded; nil when it does not decode.
     func record(_ index: Int) -> ResourceRecord? {
-        let entry = entries[index]
-        let bytes = self.bytes(of: index)
-        guard let owner = try? DNSName(validatingWire: Array(bytes.key)) else { return nil }
-        return try? DataStore.record(owner: owner, value: Array(bytes.value), path: path, at: UInt32(entry.valueStart))
+        guard let owner = try? DNSName(validatingWire: Array(store.key(of: entries[index]))) else { return nil }
+        return try? DataStore.record(owner: owner, value: Array(store.value(of: entries[index])), path: store.path,
+                                     at: UInt32(entries[index].valueStart))
     }
 
     /// The entries `include` picks, decoded in file order; nil when one does not decode.
